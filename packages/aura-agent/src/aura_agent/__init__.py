@@ -1,0 +1,3 @@
+"""aura_agent — agent layer of the Aura library family."""
+
+__all__: list[str] = []

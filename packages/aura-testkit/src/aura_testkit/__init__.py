@@ -1,0 +1,3 @@
+"""aura_testkit — testkit layer of the Aura library family."""
+
+__all__: list[str] = []
