@@ -1,0 +1,68 @@
+"""Benchmark driver: ``python tools/bench.py AREA [--json]``.
+
+Each area lives in ``tools/benchmarks/<area>.py`` and defines
+``run(quick: bool) -> dict[str, float | int | str]`` plus ``GOALS``, a mapping
+from result key to a human-readable goal (for the table ``make bench`` writes).
+``all`` runs every area.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def _areas() -> list[str]:
+    import benchmarks
+
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+
+
+def _markdown(results: dict[str, dict], goals: dict[str, dict]) -> str:
+    lines = ["# Benchmarks", "", "Written by `make bench` (`tools/bench.py all`).", ""]
+    for area, res in results.items():
+        lines += [f"## {area}", "", "| figure | result | goal |", "|---|---|---|"]
+        for key, value in res.items():
+            lines.append(f"| `{key}` | {value} | {goals[area].get(key, '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    areas = _areas()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("area", choices=[*areas, "all"])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write a markdown table")
+    args = parser.parse_args(argv)
+    chosen = areas if args.area == "all" else [args.area]
+    results: dict[str, dict] = {}
+    goals: dict[str, dict] = {}
+    for area in chosen:
+        module = importlib.import_module(f"benchmarks.{area}")
+        results[area] = module.run(quick=args.quick)
+        goals[area] = getattr(module, "GOALS", {})
+    if args.json:
+        out = results[chosen[0]] if len(chosen) == 1 else results
+        print(json.dumps(out, indent=2, sort_keys=False))
+    else:
+        for area, res in results.items():
+            print(f"[{area}]")
+            for key, value in res.items():
+                goal = goals[area].get(key, "")
+                print(f"  {key:32} {value!s:>14}  {goal}")
+    if args.markdown:
+        Path(args.markdown).write_text(_markdown(results, goals) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per benchmark area; see tools/bench.py."""
