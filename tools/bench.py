@@ -22,7 +22,9 @@ sys.path.insert(0, str(HERE))
 def _areas() -> list[str]:
     import benchmarks
 
-    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if not m.name.startswith("_")
+    )
 
 
 def _markdown(results: dict[str, dict], goals: dict[str, dict]) -> str:
