@@ -112,6 +112,16 @@ def test_subclasses_and_lookalikes_encode_as_their_base_value() -> None:
     assert [type(item) for item in decoded] == [int, str]
 
 
+def test_cid_subclasses_encode_as_plain_cids() -> None:
+    class Link(CID):
+        pass
+
+    link = Link(SHA256_CID.raw)
+    decoded = dag_cbor.decode(dag_cbor.encode({"link": link}))
+    assert type(decoded["link"]) is CID
+    assert decoded["link"] == SHA256_CID
+
+
 def test_nesting_limit_is_256_both_ways() -> None:
     deepest: object = []
     for _ in range(dag_cbor.MAX_DEPTH - 1):

@@ -204,3 +204,24 @@ def test_varints_up_to_63_bits_are_accepted() -> None:
     assert CID.parse(str(cid)).codec == codec
     with pytest.raises(InvalidInput, match="varint"):
         content_id_of_bytes(b"x", codec=2**63)
+
+
+def test_package_reexports_codec_and_hashing_api() -> None:
+    import importlib
+
+    import aura_core
+
+    # The package attribute ``aura_core.content_id`` is the function; the module is imported by name.
+    content_id_module = importlib.import_module("aura_core.content_id")
+    hashing = importlib.import_module("aura_core.hashing")
+    assert aura_core.content_id is content_id
+
+    for module, names in (
+        (content_id_module, ["CID", "content_id", "content_id_of_bytes", "verify_content_id"]),
+        (hashing, ["derive_context_key", "hash_bytes", "hash_canonical", "kdf", "tagged_hash"]),
+    ):
+        for name in names:
+            assert name in aura_core.__all__
+            assert name in module.__all__
+            assert getattr(aura_core, name) is getattr(module, name)
+    assert set(dag_cbor.__all__) == {"MAX_DEPTH", "decode", "encode"}

@@ -5,6 +5,7 @@ laws, the canonical DAG-CBOR codec with content ids, hashing/KDF/DKD, and
 threshold cryptography (``aura_core.crypto``). Pure code: no OS access.
 """
 
+from aura_core.content_id import CID, content_id, content_id_of_bytes, verify_content_id
 from aura_core.effect_context import EffectContext, ExecutionMode
 from aura_core.errors import (
     AuraError,
@@ -24,6 +25,13 @@ from aura_core.errors import (
     StorageError,
     TransportError,
     ValidationError,
+)
+from aura_core.hashing import (
+    derive_context_key,
+    hash_bytes,
+    hash_canonical,
+    kdf,
+    tagged_hash,
 )
 from aura_core.identifiers import (
     AuthorityId,
@@ -54,6 +62,7 @@ from aura_core.time_domains import (
 )
 
 __all__ = [
+    "CID",
     "AuraError",
     "AuthorityId",
     "AuthorizationDenied",
@@ -92,6 +101,14 @@ __all__ = [
     "check_join_laws",
     "check_meet_laws",
     "check_semilattice_laws",
+    "content_id",
+    "content_id_of_bytes",
+    "derive_context_key",
+    "hash_bytes",
+    "hash_canonical",
+    "kdf",
+    "tagged_hash",
     "timestamp_from_canonical",
     "timestamp_to_canonical",
+    "verify_content_id",
 ]

@@ -316,7 +316,8 @@ def content_id(value: object) -> CID:
 def verify_content_id(cid: CID, data: bytes) -> None:
     """Raise :class:`ValidationError` unless ``data`` hashes to ``cid``.
 
-    For content fetched from an untrusted peer by its id.
+    For content fetched from an untrusted peer by its id. A CID whose hash
+    function is not BLAKE3-256 or sha2-256 raises :class:`InvalidInput`.
     """
     if not isinstance(cid, CID):
         raise InvalidInput(f"expected a CID, got {type(cid).__name__}")

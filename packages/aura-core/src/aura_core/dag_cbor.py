@@ -218,7 +218,7 @@ def _encode_item(value: Any, append: Any, depth: int) -> None:
 def _base_value(value: Any) -> Any:
     """The plain data-model value behind a subclass or a look-alike type."""
     if isinstance(value, CID):
-        return value
+        return CID(value.raw)
     if isinstance(value, int):  # IntEnum and friends; bool cannot be subclassed
         return int.__int__(value)
     if isinstance(value, str):
