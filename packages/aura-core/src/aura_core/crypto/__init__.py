@@ -1,1 +1,122 @@
-"""Threshold signatures for Aura: FROST(Ed25519, SHA-512) and its key management."""
+"""Threshold signatures for Aura: FROST(Ed25519, SHA-512) and its key management.
+
+Pure: no OS randomness, clock or I/O. Functions that need randomness take a
+:class:`RandomSource` (anything with ``random_bytes(n)``). Scalars are ints
+in [0, L); group elements are :class:`Element` (validated 32-byte encodings).
+
+* signing (RFC 9591): :func:`commit`, :func:`sign`, :func:`aggregate`,
+  :func:`prepare_signing`, :func:`verify_signature_share`;
+* plain Ed25519: :func:`verify_signature`, :func:`sign_single` (1-of-1 keys);
+* keys: :func:`trusted_dealer_keygen`, the DKG (:func:`dkg_round1`,
+  :func:`dkg_round2`, :func:`dkg_finalize`), refresh, repair and reshare.
+"""
+
+from aura_core.crypto.dealer import trusted_dealer_keygen
+from aura_core.crypto.dkg import (
+    DkgRound1Package,
+    DkgRound1Secret,
+    DkgRound2Package,
+    DkgRound2Secret,
+    ProofOfKnowledge,
+    dkg_finalize,
+    dkg_round1,
+    dkg_round2,
+)
+from aura_core.crypto.ed25519 import sign_single, verify_signature
+from aura_core.crypto.ed25519_group import ORDER, Element
+from aura_core.crypto.frost import (
+    SignatureShare,
+    SigningCommitments,
+    SigningContext,
+    SigningNonces,
+    SigningPackage,
+    aggregate,
+    commit,
+    prepare_signing,
+    sign,
+    verify_signature_share,
+)
+from aura_core.crypto.identifiable_abort import (
+    InvalidSignatureShares,
+    KeyGenerationAborted,
+    ParticipantMisbehaved,
+    ShareComplaint,
+)
+from aura_core.crypto.keys import (
+    KeyPackage,
+    PublicKeyPackage,
+    SecretShare,
+    key_package_from_secret_share,
+)
+from aura_core.crypto.random_source import RandomSource
+from aura_core.crypto.refresh import (
+    RefreshCommitment,
+    RefreshSecret,
+    RefreshShare,
+    refresh_finalize,
+    refresh_round1,
+)
+from aura_core.crypto.repair import (
+    RepairDelta,
+    RepairSigma,
+    repair_share_step_1,
+    repair_share_step_2,
+    repair_share_step_3,
+)
+from aura_core.crypto.reshare import (
+    ReshareCommitment,
+    ReshareShare,
+    reshare_finalize,
+    reshare_round1,
+)
+from aura_core.crypto.vss import VssCommitment
+
+__all__ = [
+    "ORDER",
+    "DkgRound1Package",
+    "DkgRound1Secret",
+    "DkgRound2Package",
+    "DkgRound2Secret",
+    "Element",
+    "InvalidSignatureShares",
+    "KeyGenerationAborted",
+    "KeyPackage",
+    "ParticipantMisbehaved",
+    "ProofOfKnowledge",
+    "PublicKeyPackage",
+    "RandomSource",
+    "RefreshCommitment",
+    "RefreshSecret",
+    "RefreshShare",
+    "RepairDelta",
+    "RepairSigma",
+    "ReshareCommitment",
+    "ReshareShare",
+    "SecretShare",
+    "ShareComplaint",
+    "SignatureShare",
+    "SigningCommitments",
+    "SigningContext",
+    "SigningNonces",
+    "SigningPackage",
+    "VssCommitment",
+    "aggregate",
+    "commit",
+    "dkg_finalize",
+    "dkg_round1",
+    "dkg_round2",
+    "key_package_from_secret_share",
+    "prepare_signing",
+    "refresh_finalize",
+    "refresh_round1",
+    "repair_share_step_1",
+    "repair_share_step_2",
+    "repair_share_step_3",
+    "reshare_finalize",
+    "reshare_round1",
+    "sign",
+    "sign_single",
+    "trusted_dealer_keygen",
+    "verify_signature",
+    "verify_signature_share",
+]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import nacl._sodium as _sodium_lib
 import nacl.bindings as _sodium
-import nacl.exceptions as _nacl_exc
 
 from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput
 
@@ -51,11 +51,21 @@ BASEPOINT_ENCODING = bytes.fromhex(
 )
 
 _IDENTITY = IDENTITY_ENCODING
-_base_noclamp = _sodium.crypto_scalarmult_ed25519_base_noclamp
-_mult_noclamp = _sodium.crypto_scalarmult_ed25519_noclamp
-_point_add = _sodium.crypto_core_ed25519_add
-_point_sub = _sodium.crypto_core_ed25519_sub
 _is_valid_point = _sodium.crypto_core_ed25519_is_valid_point
+
+# The hot loops (group commitment, share checks) call libsodium through
+# pynacl's cffi library object directly: pynacl's wrappers add type checks and
+# eagerly formatted error strings that cost more per call than a point
+# addition's bookkeeping. Every call site below passes exactly 32-byte buffers
+# (checked) and checks the return code.
+_ffi = _sodium_lib.ffi
+_lib = _sodium_lib.lib
+_c_base = _lib.crypto_scalarmult_ed25519_base_noclamp
+_c_mult = _lib.crypto_scalarmult_ed25519_noclamp
+_c_add = _lib.crypto_core_ed25519_add
+_c_sub = _lib.crypto_core_ed25519_sub
+_new_buffer = _ffi.new
+_buffer = _ffi.buffer
 
 
 class Element(bytes):
@@ -146,25 +156,38 @@ def is_identity(point: bytes) -> bool:
     return point == _IDENTITY
 
 
+def _check_len(point: bytes) -> None:
+    if len(point) != ELEMENT_SIZE:
+        raise InvalidInput(f"group element must be {ELEMENT_SIZE} bytes, got {len(point)}")
+
+
 def base_mult(scalar: int) -> bytes:
     """``G.ScalarBaseMult``; the identity encoding for a zero scalar."""
     scalar %= ORDER
     if scalar == 0:
         return _IDENTITY
-    return _base_noclamp(scalar.to_bytes(SCALAR_SIZE, "little"))
+    out = _new_buffer("unsigned char[32]")
+    if _c_base(out, scalar.to_bytes(SCALAR_SIZE, "little")) != 0:  # pragma: no cover
+        raise CryptoError("scalar base multiplication failed")
+    return _buffer(out, 32)[:]
 
 
 def mult(point: bytes, scalar: int) -> bytes:
-    """``G.ScalarMult`` of a prime-order point (or the identity) by a scalar."""
+    """``G.ScalarMult`` of a prime-order point (or the identity) by a scalar.
+
+    libsodium re-checks that ``point`` is canonical and of prime order and
+    raises :class:`CryptoError` if not.
+    """
     scalar %= ORDER
     if scalar == 0 or point == _IDENTITY:
         return _IDENTITY
+    _check_len(point)
     if scalar == 1:
         return point
-    try:
-        return _mult_noclamp(scalar.to_bytes(SCALAR_SIZE, "little"), point)
-    except _nacl_exc.RuntimeError as exc:
-        raise CryptoError("scalar multiplication of an invalid group element") from exc
+    out = _new_buffer("unsigned char[32]")
+    if _c_mult(out, scalar.to_bytes(SCALAR_SIZE, "little"), point) != 0:
+        raise CryptoError("scalar multiplication of an invalid group element")
+    return _buffer(out, 32)[:]
 
 
 def add(left: bytes, right: bytes) -> bytes:
@@ -173,20 +196,24 @@ def add(left: bytes, right: bytes) -> bytes:
         return right
     if right == _IDENTITY:
         return left
-    try:
-        return _point_add(left, right)
-    except _nacl_exc.RuntimeError as exc:
-        raise CryptoError("addition of an invalid group element") from exc
+    if len(left) != ELEMENT_SIZE or len(right) != ELEMENT_SIZE:
+        raise InvalidInput(f"group elements must be {ELEMENT_SIZE} bytes")
+    out = _new_buffer("unsigned char[32]")
+    if _c_add(out, left, right) != 0:
+        raise CryptoError("addition of an invalid group element")
+    return _buffer(out, 32)[:]
 
 
 def sub(left: bytes, right: bytes) -> bytes:
     """Group subtraction ``left - right`` of two encodings."""
     if right == _IDENTITY:
         return left
-    try:
-        return _point_sub(left, right)
-    except _nacl_exc.RuntimeError as exc:
-        raise CryptoError("subtraction of an invalid group element") from exc
+    if len(left) != ELEMENT_SIZE or len(right) != ELEMENT_SIZE:
+        raise InvalidInput(f"group elements must be {ELEMENT_SIZE} bytes")
+    out = _new_buffer("unsigned char[32]")
+    if _c_sub(out, left, right) != 0:
+        raise CryptoError("subtraction of an invalid group element")
+    return _buffer(out, 32)[:]
 
 
 def to_element(point: bytes, *, name: str) -> Element:
