@@ -2,8 +2,8 @@
 
 Hashes, signatures and content ids are taken over these bytes, so a value
 must have exactly one encoding and the decoder must refuse every other
-spelling of it. The rules (IPLD DAG-CBOR spec, RFC 8949 core deterministic
-encoding):
+spelling of it. The rules (IPLD DAG-CBOR spec; the key order is RFC 7049's
+canonical order, not RFC 8949's bytewise one):
 
 * integers and lengths use the shortest head; no indefinite lengths;
 * floats are always 64-bit and finite (NaN and ±Inf are refused);
@@ -17,7 +17,9 @@ Data model on the Python side: ``None``, ``bool``, ``int`` (-2**64 ..
 Subclasses of these types (``IntEnum``, ``StrEnum``...), ``bytearray`` and
 other ``Mapping`` types are encoded as their base value; decoding always
 gives the plain types. Containers nest at most :data:`MAX_DEPTH` deep, both
-ways, which also turns reference cycles into an error.
+ways, which also turns reference cycles into an error. ``decode`` raises
+only :class:`InvalidEncoding` on any bytes (``InvalidInput`` for a non-bytes
+argument).
 
 The hot paths dispatch on the exact type, use precomputed heads and cache
 the sorted, pre-encoded key list of each map shape, because every journal
@@ -117,17 +119,17 @@ def _map_plan(value: Mapping[Any, Any]) -> tuple[tuple[Any, bytes], ...]:
         elif isinstance(key, str):
             text = str.__str__(key)
         else:
-            raise _EncodeError(f"map key {key!r} is a {type(key).__name__}, keys must be str")
+            raise _EncodeError(f"map key {key!r:.60} is a {type(key).__name__}, keys must be str")
         try:
             raw = text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise _EncodeError(f"map key {key!r} is not valid Unicode ({exc.reason})") from None
+            raise _EncodeError(f"map key {key!r:.60} is not valid Unicode ({exc.reason})") from None
         n = len(raw)
         entries.append((n, raw, key, (_TEXT_HEADS[n] if n < 256 else _head(_MAJOR_TEXT, n)) + raw))
     entries.sort(key=lambda entry: (entry[0], entry[1]))
     for previous, current in itertools.pairwise(entries):
         if previous[1] == current[1]:
-            raise _EncodeError(f"two map keys encode to the same string {current[2]!r}")
+            raise _EncodeError(f"two map keys encode to the same string {current[2]!r:.60}")
     return tuple((entry[2], entry[3]) for entry in entries)
 
 
@@ -152,7 +154,9 @@ def _encode_item(value: Any, append: Any, depth: int) -> None:
             elif value <= _UINT_MAX:
                 append(_head(_MAJOR_UINT, value))
             else:
-                raise _EncodeError(f"integer {value} is above the CBOR range (max 2**64-1)")
+                raise _EncodeError(
+                    f"a {value.bit_length()}-bit integer is above the CBOR range (max 2**64-1)"
+                )
         else:
             n = -1 - value
             if n < 256:
@@ -160,7 +164,9 @@ def _encode_item(value: Any, append: Any, depth: int) -> None:
             elif n <= _UINT_MAX:
                 append(_head(_MAJOR_NEGINT, n))
             else:
-                raise _EncodeError(f"integer {value} is below the CBOR range (min -2**64)")
+                raise _EncodeError(
+                    f"a {value.bit_length()}-bit negative integer is below the CBOR range (min -2**64)"
+                )
     elif t is dict:
         if depth >= MAX_DEPTH:
             raise _EncodeError(f"nesting deeper than {MAX_DEPTH} (or a reference cycle)")
