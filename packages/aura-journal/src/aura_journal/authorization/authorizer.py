@@ -35,7 +35,7 @@ from aura_core.identifiers import AuthorityId, ContextId, Epoch
 from aura_core.time_domains import PhysicalTime
 from aura_journal.authorization._token_structure import TokenStructure, read_token_structure
 from aura_journal.authorization.capability import Capability
-from aura_journal.authorization.datalog_fact import DatalogFact
+from aura_journal.authorization.datalog_fact import DatalogFact, biscuit_fact
 from aura_journal.authorization.delegation import Delegation
 from aura_journal.authorization.frontier import CapabilityFrontier
 from aura_journal.authorization.limits import EvaluationLimits, TokenLimits
@@ -286,14 +286,16 @@ class CapabilityAuthorizer:
         if request.resource is not None:
             params["res"] = request.resource
             source = _REQUEST_SOURCE_WITH_RESOURCE
-        lines = [source]
-        for index, fact in enumerate(facts):
+        world = []
+        for fact in facts:
             if not isinstance(fact, DatalogFact):
                 raise InvalidInput("journal facts must be DatalogFact values")
-            lines.append(fact.render(f"j{index}", params))
+            world.append(biscuit_fact(fact))
         try:
-            builder = biscuit_auth.AuthorizerBuilder("\n".join(lines), params)
+            builder = biscuit_auth.AuthorizerBuilder(source, params)
             builder.set_limits(self._run_limits)
+            for item in world:
+                builder.add_fact(item)
             builder.build(verified.biscuit).authorize()
         except biscuit_auth.AuthorizationError as exc:
             raise self._explain(verified.structure, str(exc)) from None

@@ -11,9 +11,11 @@ impersonate the request or a grant.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
+import biscuit_auth
 
 from aura_core.errors import InvalidInput
 
@@ -89,3 +91,16 @@ class DatalogFact:
             params[key] = term
             slots.append("{" + key + "}")
         return f"{self.name}({', '.join(slots)});"
+
+
+@functools.lru_cache(maxsize=8192)
+def biscuit_fact(fact: DatalogFact) -> biscuit_auth.Fact:
+    """The Biscuit fact for ``fact``, built with parameters and cached.
+
+    Journal facts repeat across requests; parsing each one again costs about
+    5 us, while adding a cached fact costs about 1 us. (One big parameterised
+    program is worse still: Biscuit's parameter substitution is quadratic.)
+    """
+    params: dict[str, DatalogTerm] = {}
+    source = fact.render("term", params)
+    return biscuit_auth.Fact(source.rstrip(";"), params)
