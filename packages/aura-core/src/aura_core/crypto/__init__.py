@@ -8,7 +8,8 @@ in [0, L); group elements are :class:`Element` (validated 32-byte encodings).
   :func:`prepare_signing`, :func:`verify_signature_share`;
 * plain Ed25519: :func:`verify_signature`, :func:`sign_single` (1-of-1 keys);
 * keys: :func:`trusted_dealer_keygen`, the DKG (:func:`dkg_round1`,
-  :func:`dkg_round2`, :func:`dkg_finalize`), refresh, repair and reshare.
+  :func:`dkg_round2`, :func:`dkg_finalize`), refresh, repair and reshare;
+* canonical DAG-CBOR bytes of all of these: :func:`to_bytes`, :func:`from_bytes`.
 """
 
 from aura_core.crypto.dealer import trusted_dealer_keygen
@@ -69,6 +70,7 @@ from aura_core.crypto.reshare import (
     reshare_finalize,
     reshare_round1,
 )
+from aura_core.crypto.serialization import from_bytes, to_bytes
 from aura_core.crypto.vss import VssCommitment
 
 __all__ = [
@@ -105,6 +107,7 @@ __all__ = [
     "dkg_finalize",
     "dkg_round1",
     "dkg_round2",
+    "from_bytes",
     "key_package_from_secret_share",
     "prepare_signing",
     "refresh_finalize",
@@ -116,6 +119,7 @@ __all__ = [
     "reshare_round1",
     "sign",
     "sign_single",
+    "to_bytes",
     "trusted_dealer_keygen",
     "verify_signature",
     "verify_signature_share",
