@@ -153,6 +153,7 @@ def scalar_from_wide_bytes(data: bytes) -> int:
 
 
 def is_identity(point: bytes) -> bool:
+    """Whether ``point`` is the encoding of the identity element."""
     return point == _IDENTITY
 
 
