@@ -327,3 +327,12 @@ def test_elements_are_validated_on_construction(group3) -> None:
         SigningCommitments(1, b"\x01" + bytes(31), c.binding)
     with pytest.raises(InvalidEncoding, match="binding nonce commitment must be 32 bytes"):
         SigningCommitments(1, c.hiding, bytes(c.binding)[:31])
+
+
+def test_dealer_share_is_checked_against_the_commitment() -> None:
+    shares, _ = trusted_dealer_keygen(3, 2, SeededRandom(200))
+    tampered = attrs.evolve(shares[1], signing_share=(shares[1].signing_share + 1) % ORDER)
+    assert shares[1].verify() and not tampered.verify()
+    with pytest.raises(CryptoError, match="participant 2 does not match the VSS commitment"):
+        key_package_from_secret_share(tampered)
+    assert str(tampered.signing_share) not in repr(tampered)

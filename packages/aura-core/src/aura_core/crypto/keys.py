@@ -16,7 +16,7 @@ import attrs
 from aura_core.crypto import ed25519_group as group
 from aura_core.crypto.ed25519_group import ORDER, Element, element_converter
 from aura_core.crypto.participants import MAX_PARTICIPANTS, check_identifier, check_threshold
-from aura_core.crypto.vss import VssCommitment, vss_verify
+from aura_core.crypto.vss import VssCommitment, evaluate_commitment, vss_verify
 from aura_core.errors import CryptoError, InvalidInput
 
 __all__ = [
@@ -159,11 +159,13 @@ def key_package_from_secret_share(share: SecretShare) -> KeyPackage:
 
     Raises :class:`CryptoError` naming the participant if the share is invalid.
     """
-    if not share.verify():
+    # vss_verify, with the share's public image computed once and reused.
+    image = group.base_mult(share.signing_share)
+    if image != evaluate_commitment(share.commitment, share.identifier):
         raise CryptoError(
             f"secret share for participant {share.identifier} does not match the VSS commitment"
         )
-    verifying_share = group.to_element(group.base_mult(share.signing_share), name="verifying share")
+    verifying_share = group.to_element(image, name="verifying share")
     return KeyPackage(
         identifier=share.identifier,
         signing_share=share.signing_share,
