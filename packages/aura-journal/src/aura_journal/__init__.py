@@ -87,6 +87,7 @@ from aura_journal.facts import (
     Fact,
     FactBody,
     FactMetadata,
+    check_type_id,
     order_time_from_entropy,
 )
 from aura_journal.flow_budget import (
@@ -216,6 +217,7 @@ __all__ = [
     "branch_commitment",
     "build_view",
     "check_attested_op",
+    "check_type_id",
     "collect_garbage",
     "default_registry",
     "evaluate_op",

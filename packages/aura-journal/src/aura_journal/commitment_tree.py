@@ -447,8 +447,9 @@ class TreeState:
     """One immutable point in a tree's history.
 
     Build one with :meth:`genesis` or :meth:`from_canonical`; get the next with
-    :meth:`apply`. The structures are shared between successive states and
-    never mutated after construction.
+    :meth:`apply`. Successive states share the structures they do not change
+    (copy on write); nothing is mutated after construction. Leaves are keyed
+    internally by their integer id.
     """
 
     __slots__ = (
@@ -456,6 +457,8 @@ class TreeState:
         "_branch_leaves",
         "_branches",
         "_child_branches",
+        "_device_index",
+        "_key_index",
         "_leaf_commitments",
         "_leaf_parent",
         "_leaves",
@@ -467,6 +470,15 @@ class TreeState:
     epoch: int
     height: int
     commitment: bytes
+    _branches: tuple[BranchNode, ...]
+    _child_branches: tuple[tuple[int, ...], ...]
+    _leaves: dict[int, LeafNode]
+    _leaf_parent: dict[int, int]
+    _branch_leaves: tuple[tuple[int, ...], ...]
+    _leaf_commitments: dict[int, bytes]
+    _branch_commitments: tuple[bytes, ...]
+    _device_index: dict[bytes, int]
+    _key_index: dict[bytes, int]
 
     # ------------------------------------------------------------------ building
 
@@ -491,6 +503,7 @@ class TreeState:
         branches: Sequence[tuple[int | None, Policy, bytes, int]],
         leaves: Iterable[tuple[LeafNode, int]],
     ) -> TreeState:
+        """A full build: every commitment computed (genesis and snapshot decoding only)."""
         if not branches or len(branches) > _MAX_BRANCHES:
             raise TreeOpInvalid(f"a tree has 1..{_MAX_BRANCHES} branches, got {len(branches)}")
         nodes: list[BranchNode] = []
@@ -516,35 +529,34 @@ class TreeState:
             if type(branch_epoch) is not int or not 0 <= branch_epoch <= epoch:
                 raise TreeOpInvalid(f"branch {index} epoch must be in 0..{epoch}")
             nodes.append(BranchNode(index, parent, policy, group_key, branch_epoch))
-        leaf_map: dict[LeafId, LeafNode] = {}
-        leaf_parent: dict[LeafId, int] = {}
-        branch_leaves: list[list[LeafId]] = [[] for _ in branches]
-        devices: set[DeviceId] = set()
-        keys: set[bytes] = set()
-        for leaf, under in leaves:
-            if not isinstance(leaf, LeafNode):
-                raise TreeOpInvalid("tree leaves must be LeafNode values")
-            if type(under) is not int or not 0 <= under < len(nodes):
-                raise TreeOpInvalid(f"{leaf.leaf_id} is under unknown branch {under!r:.20}")
-            cls._check_new_leaf(leaf, leaf_map, devices, keys)
-            leaf_map[leaf.leaf_id] = leaf
-            leaf_parent[leaf.leaf_id] = under
-            devices.add(leaf.device)
-            keys.add(leaf.public_key)
-            branch_leaves[under].append(leaf.leaf_id)
-        if len(leaf_map) > _MAX_LEAVES:
-            raise TreeOpInvalid(f"a tree holds at most {_MAX_LEAVES} leaves")
         state = object.__new__(cls)
         state.epoch = epoch
         state.height = height
         state._branches = tuple(nodes)
         state._child_branches = tuple(tuple(c) for c in children)
-        state._leaves = leaf_map
-        state._leaf_parent = leaf_parent
+        state._leaves = {}
+        state._leaf_parent = {}
+        state._device_index = {}
+        state._key_index = {}
+        branch_leaves: list[list[int]] = [[] for _ in branches]
+        for leaf, under in leaves:
+            if not isinstance(leaf, LeafNode):
+                raise TreeOpInvalid("tree leaves must be LeafNode values")
+            if type(under) is not int or not 0 <= under < len(nodes):
+                raise TreeOpInvalid(f"{leaf.leaf_id} is under unknown branch {under!r:.20}")
+            state._check_new_leaf(leaf)
+            number = leaf.leaf_id.value
+            state._leaves[number] = leaf
+            state._leaf_parent[number] = under
+            state._device_index[leaf.device.raw] = number
+            state._key_index[leaf.public_key] = number
+            branch_leaves[under].append(number)
+        if len(state._leaves) > _MAX_LEAVES:
+            raise TreeOpInvalid(f"a tree holds at most {_MAX_LEAVES} leaves")
         state._branch_leaves = tuple(tuple(sorted(group)) for group in branch_leaves)
         state._leaf_commitments = {
-            leaf_id: leaf_commitment(leaf, nodes[leaf_parent[leaf_id]].epoch)
-            for leaf_id, leaf in leaf_map.items()
+            number: leaf_commitment(leaf, nodes[state._leaf_parent[number]].epoch)
+            for number, leaf in state._leaves.items()
         }
         commitments: list[bytes] = [b""] * len(nodes)
         for index in range(len(nodes) - 1, -1, -1):  # children have larger indices
@@ -560,24 +572,18 @@ class TreeState:
         state.commitment = _state_commitment(epoch, height, commitments[0])
         return state
 
-    @staticmethod
-    def _check_new_leaf(
-        leaf: LeafNode,
-        leaves: dict[LeafId, LeafNode],
-        devices: Iterable[DeviceId],
-        keys: Iterable[bytes],
-    ) -> None:
-        if leaf.leaf_id in leaves:
+    def _check_new_leaf(self, leaf: LeafNode) -> None:
+        if leaf.leaf_id.value in self._leaves:
             raise TreeOpInvalid(f"{leaf.leaf_id} already exists")
-        if leaf.device in devices:
+        if leaf.device.raw in self._device_index:
             raise TreeOpInvalid(f"{leaf.device} already has a leaf")
-        if leaf.public_key in keys:
+        if leaf.public_key in self._key_index:
             raise TreeOpInvalid(f"the public key of {leaf.leaf_id} is already used by another leaf")
 
     def _compute_branch(self, index: int, commitments: Sequence[bytes]) -> bytes:
         children = [commitments[child] for child in self._child_branches[index]]
         leaf_commitments = self._leaf_commitments
-        children.extend(leaf_commitments[leaf_id] for leaf_id in self._branch_leaves[index])
+        children.extend([leaf_commitments[number] for number in self._branch_leaves[index]])
         return branch_commitment(self._branches[index], children)
 
     # ------------------------------------------------------------------ reading
@@ -601,23 +607,31 @@ class TreeState:
         return self._branch_commitments[index]
 
     def leaf(self, leaf_id: LeafId) -> LeafNode:
-        try:
-            return self._leaves[leaf_id]
-        except KeyError:
-            raise TreeOpInvalid(f"{leaf_id} is not in the tree") from None
+        leaf = self._leaves.get(leaf_id.value) if isinstance(leaf_id, LeafId) else None
+        if leaf is None:
+            raise TreeOpInvalid(f"{leaf_id} is not in the tree")
+        return leaf
+
+    def leaf_commitment(self, leaf_id: LeafId) -> bytes:
+        self.leaf(leaf_id)
+        return self._leaf_commitments[leaf_id.value]
 
     def parent_of(self, leaf_id: LeafId) -> int:
         self.leaf(leaf_id)
-        return self._leaf_parent[leaf_id]
+        return self._leaf_parent[leaf_id.value]
 
     def leaves(self) -> Iterator[LeafNode]:
         """All leaves, sorted by ``LeafId``."""
-        for leaf_id in sorted(self._leaves):
-            yield self._leaves[leaf_id]
+        for number in sorted(self._leaves):
+            yield self._leaves[number]
+
+    def __len__(self) -> int:
+        return len(self._leaves)
 
     def leaves_under(self, index: int) -> tuple[LeafNode, ...]:
+        """Leaves directly under a branch, in ``LeafId`` order."""
         self.branch(index)
-        return tuple(self._leaves[leaf_id] for leaf_id in self._branch_leaves[index])
+        return tuple(self._leaves[number] for number in self._branch_leaves[index])
 
     def devices(self) -> tuple[LeafNode, ...]:
         return tuple(leaf for leaf in self.leaves() if leaf.role is LeafRole.DEVICE)
@@ -626,10 +640,13 @@ class TreeState:
         return tuple(leaf for leaf in self.leaves() if leaf.role is LeafRole.GUARDIAN)
 
     def leaf_for_device(self, device: DeviceId) -> LeafNode | None:
-        for leaf in self._leaves.values():
-            if leaf.device == device:
-                return leaf
-        return None
+        number = self._device_index.get(device.raw)
+        return None if number is None else self._leaves[number]
+
+    def leaf_for_key(self, public_key: bytes) -> LeafNode | None:
+        """The leaf holding ``public_key`` (to check a device-signed fact's signer)."""
+        number = self._key_index.get(public_key)
+        return None if number is None else self._leaves[number]
 
     def members(self, index: int) -> int:
         """Direct children of a branch (sub-branches and leaves)."""
@@ -687,6 +704,8 @@ class TreeState:
         nxt._leaf_parent = self._leaf_parent
         nxt._branch_leaves = self._branch_leaves
         nxt._leaf_commitments = self._leaf_commitments
+        nxt._device_index = self._device_index
+        nxt._key_index = self._key_index
         return nxt
 
     def _finish(self, nxt: TreeState, dirty: Iterable[int]) -> TreeState:
@@ -698,65 +717,60 @@ class TreeState:
         nxt.commitment = _state_commitment(nxt.epoch, nxt.height, commitments[0])
         return nxt
 
+    def _with_group(self, under: int, group: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+        groups = list(self._branch_leaves)
+        groups[under] = group
+        return tuple(groups)
+
     def _add_leaf(self, op: AddLeaf) -> TreeState:
         under = self.branch(op.under).index
         leaf = op.leaf
-        self._check_new_leaf(
-            leaf,
-            self._leaves,
-            (item.device for item in self._leaves.values()),
-            (item.public_key for item in self._leaves.values()),
-        )
+        self._check_new_leaf(leaf)
         if len(self._leaves) >= _MAX_LEAVES:
             raise TreeOpInvalid(f"the tree already holds {_MAX_LEAVES} leaves")
+        number = leaf.leaf_id.value
         nxt = self._successor()
-        nxt._leaves = {**self._leaves, leaf.leaf_id: leaf}
-        nxt._leaf_parent = {**self._leaf_parent, leaf.leaf_id: under}
+        nxt._leaves = {**self._leaves, number: leaf}
+        nxt._leaf_parent = {**self._leaf_parent, number: under}
+        nxt._device_index = {**self._device_index, leaf.device.raw: number}
+        nxt._key_index = {**self._key_index, leaf.public_key: number}
         group = list(self._branch_leaves[under])
-        insort(group, leaf.leaf_id)
-        nxt._branch_leaves = (
-            *self._branch_leaves[:under],
-            tuple(group),
-            *self._branch_leaves[under + 1 :],
-        )
+        insort(group, number)
+        nxt._branch_leaves = self._with_group(under, tuple(group))
         nxt._leaf_commitments = {
             **self._leaf_commitments,
-            leaf.leaf_id: leaf_commitment(leaf, self._branches[under].epoch),
+            number: leaf_commitment(leaf, self._branches[under].epoch),
         }
         return self._finish(nxt, self.ancestors(under))
 
     def _remove_leaf(self, op: RemoveLeaf) -> TreeState:
         under = self.parent_of(op.leaf)
         remaining = self.members(under) - 1
-        policy = self._branches[under].policy
-        needed = policy.required_signers(remaining)
+        needed = self._branches[under].policy.required_signers(remaining)
         if remaining < needed:
             raise TreeOpInvalid(
                 f"removing {op.leaf} would leave branch {under} with {remaining} member(s), "
                 f"fewer than the {needed} its policy needs"
             )
+        number = op.leaf.value
+        leaf = self._leaves[number]
         nxt = self._successor()
-        leaves = dict(self._leaves)
-        del leaves[op.leaf]
-        parents = dict(self._leaf_parent)
-        del parents[op.leaf]
-        commitments = dict(self._leaf_commitments)
-        del commitments[op.leaf]
-        nxt._leaves, nxt._leaf_parent, nxt._leaf_commitments = leaves, parents, commitments
-        group = tuple(leaf_id for leaf_id in self._branch_leaves[under] if leaf_id != op.leaf)
-        nxt._branch_leaves = (
-            *self._branch_leaves[:under],
-            group,
-            *self._branch_leaves[under + 1 :],
-        )
+        nxt._leaves = {k: v for k, v in self._leaves.items() if k != number}
+        nxt._leaf_parent = {k: v for k, v in self._leaf_parent.items() if k != number}
+        nxt._leaf_commitments = {k: v for k, v in self._leaf_commitments.items() if k != number}
+        nxt._device_index = {k: v for k, v in self._device_index.items() if v != number}
+        nxt._key_index = {k: v for k, v in self._key_index.items() if k != leaf.public_key}
+        group = tuple(item for item in self._branch_leaves[under] if item != number)
+        nxt._branch_leaves = self._with_group(under, group)
         return self._finish(nxt, self.ancestors(under))
 
     def _change_policy(self, op: ChangePolicy) -> TreeState:
         node = self.branch(op.node)
         members = self.members(op.node)
-        if type(op.policy) is ThresholdPolicy and op.policy.m > members:
+        if op.policy.required_signers(members) > max(members, 1):
             raise TreeOpInvalid(
-                f"branch {op.node} has {members} member(s); a threshold of {op.policy.m} could never sign"
+                f"branch {op.node} has {members} member(s); a threshold of "
+                f"{op.policy.required_signers(members)} could never sign"
             )
         nxt = self._successor()
         branches = list(self._branches)
@@ -782,8 +796,8 @@ class TreeState:
         nxt._branches = tuple(branches)
         leaf_commitments = dict(self._leaf_commitments)
         for index in op.affected:
-            for leaf_id in self._branch_leaves[index]:
-                leaf_commitments[leaf_id] = leaf_commitment(self._leaves[leaf_id], nxt.epoch)
+            for number in self._branch_leaves[index]:
+                leaf_commitments[number] = leaf_commitment(self._leaves[number], nxt.epoch)
         nxt._leaf_commitments = leaf_commitments
         dirty: set[int] = set()
         for index in op.affected:
@@ -802,7 +816,8 @@ class TreeState:
                 for node in self._branches
             ],
             "leaves": [
-                [leaf.to_canonical(), self._leaf_parent[leaf.leaf_id]] for leaf in self.leaves()
+                [leaf.to_canonical(), self._leaf_parent[leaf.leaf_id.value]]
+                for leaf in self.leaves()
             ],
         }
 

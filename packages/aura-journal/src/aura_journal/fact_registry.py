@@ -18,7 +18,7 @@ import attrs
 from aura_core.errors import AuraError, InvalidEncoding, InvalidInput
 from aura_journal.attestation import ATTESTATION_KINDS
 from aura_journal.errors import AttestationRequired, UnknownFactType
-from aura_journal.facts import Fact, FactBody
+from aura_journal.facts import Fact, FactBody, check_type_id
 from aura_journal.namespace import JournalNamespace
 
 if TYPE_CHECKING:
@@ -92,8 +92,7 @@ class FactRegistry:
         """Add a fact type; a type id can be registered once."""
         if not isinstance(fact_type, FactType):
             raise InvalidInput(f"expected a FactType, got {type(fact_type).__name__}")
-        probe = Fact.__attrs_attrs__.type_id.validator  # same rule as Fact.type_id
-        probe(None, Fact.__attrs_attrs__.type_id, fact_type.type_id)
+        check_type_id(fact_type.type_id)
         if fact_type.type_id in self._types:
             raise InvalidInput(f"fact type {fact_type.type_id!r} is already registered")
         self._types[fact_type.type_id] = fact_type

@@ -52,6 +52,7 @@ __all__ = [
     "Fact",
     "FactBody",
     "FactMetadata",
+    "check_type_id",
     "order_time_from_entropy",
 ]
 
@@ -79,11 +80,17 @@ def order_time_from_entropy(entropy: bytes) -> OrderTime:
     return OrderTime(tagged_hash(_ORDER_DOMAIN, entropy))
 
 
-def _check_type_id(_instance: object, _attribute: attrs.Attribute, value: object) -> None:
+def check_type_id(value: object) -> str:
+    """A fact type id is a dotted lower-case name (``tree.op``, ``chat.message_sent``)."""
     if type(value) is not str or len(value) > _MAX_TYPE_ID or not _TYPE_ID.fullmatch(value):
         raise InvalidInput(
             f"fact type id must be a dotted lower-case name like 'tree.op' (<= {_MAX_TYPE_ID} chars), got {value!r:.80}"
         )
+    return value
+
+
+def _check_type_id(_instance: object, _attribute: attrs.Attribute, value: object) -> None:
+    check_type_id(value)
 
 
 def _check_payload(_instance: object, _attribute: attrs.Attribute, value: object) -> None:
@@ -273,6 +280,12 @@ class Fact:
         """The message a group signs (FROST or 1-of-1) to attest this fact."""
         binding = ThresholdAttestation(group_public_key, bytes(64), signer_count).binding()
         return self.attestation_message(namespace, binding)
+
+    def signed_by_single_key(self, namespace: JournalNamespace, signing_key: SigningKey) -> Fact:
+        """Attested by a 1-of-1 group: the group key is a plain Ed25519 key, one signer."""
+        group_key = bytes(signing_key.verify_key)
+        signature = signing_key.sign(self.threshold_message(namespace, group_key, 1)).signature
+        return self.with_threshold_signature(group_key, signature, 1)
 
     def with_threshold_signature(
         self, group_public_key: bytes, signature: bytes, signer_count: int

@@ -19,11 +19,18 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
-from aura_core.errors import AuthorizationDenied, InsufficientBudget, InvalidEncoding, InvalidInput
+from aura_core.errors import (
+    AuthorizationDenied,
+    InsufficientBudget,
+    InvalidEncoding,
+    InvalidInput,
+    ValidationError,
+)
 from aura_core.identifiers import AuthorityId, ContextId, Epoch
 from aura_journal._strict_fields import U32_MAX, U64_MAX, read_bytes, read_list, read_map, read_uint
 from aura_journal.fact_registry import FactType
 from aura_journal.facts import Fact
+from aura_journal.namespace import JournalNamespace
 
 __all__ = [
     "FLOW_BUDGET",
@@ -244,10 +251,20 @@ class FlowBudgetReducer:
 FLOW_BUDGET = FlowBudgetReducer()
 
 
+def _check_context(
+    fact: Fact, body: FlowCharge | FlowEpochAdvance, namespace: JournalNamespace
+) -> None:
+    """In a context journal, a budget fact must be about that very context."""
+    if namespace.is_context and body.context != namespace.owner:
+        raise ValidationError(
+            f"{fact.type_id} for {body.context} does not belong in the journal of {namespace.owner}"
+        )
+
+
 def flow_fact_types() -> tuple[FactType, FactType]:
     """Flow facts are signed by the device (or group) that sent."""
     signed = frozenset({"device", "threshold"})
     return (
-        FactType.for_body(FlowCharge, attestations=signed),
-        FactType.for_body(FlowEpochAdvance, attestations=signed),
+        FactType.for_body(FlowCharge, attestations=signed, validate=_check_context),
+        FactType.for_body(FlowEpochAdvance, attestations=signed, validate=_check_context),
     )

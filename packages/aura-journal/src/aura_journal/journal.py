@@ -17,7 +17,7 @@ Views of registered reducers are cached per journal and updated fact by fact.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -84,7 +84,8 @@ class Journal:
         self._by_type: dict[str, dict[bytes, Fact]] = {}
         self._tombstones: set[bytes] = set()
         self._snapshots: dict[bytes, SnapshotBody] = {}
-        self._index: dict[str, list[tuple[bytes, bytes]]] = {}
+        self._order_keys: dict[str, list[tuple[bytes, bytes]]] = {}
+        self._unsorted: set[str] = set()
         self._views: dict[str, _ViewSlot | None] = {}
         self._consumers: dict[str, tuple[str, ...]] = {}
 
@@ -254,8 +255,6 @@ class Journal:
             for raw, fact in other._facts.items()
             if raw not in facts and raw not in tombstones
         ]
-        if len(arriving) > 64:
-            self._index.clear()  # cheaper to re-sort lazily than to insort thousands
         body = self._registry.body
         for raw, fact in arriving:
             self._insert(raw, fact, body(fact))
@@ -276,6 +275,8 @@ class Journal:
         clone._by_type = {type_id: dict(group) for type_id, group in self._by_type.items()}
         clone._tombstones = set(self._tombstones)
         clone._snapshots = dict(self._snapshots)
+        clone._order_keys = {type_id: list(keys) for type_id, keys in self._order_keys.items()}
+        clone._unsorted = set(self._unsorted)
         return clone
 
     # ------------------------------------------------------------------ views
@@ -337,10 +338,10 @@ class Journal:
         reverse: bool = False,
     ) -> list[Fact]:
         """Facts of one type in ``OrderTime`` order, ``start <= order < end``."""
-        index = self._index.get(type_id)
-        if index is None:
-            index = sorted(fact.sort_key for fact in self._by_type.get(type_id, {}).values())
-            self._index[type_id] = index
+        index = self._order_keys.get(type_id, [])
+        if type_id in self._unsorted:
+            index.sort()  # appended runs since the last query: timsort merges them cheaply
+            self._unsorted.discard(type_id)
         low = 0 if start is None else bisect_left(index, (start.token, _LOW))
         high = len(index) if end is None else bisect_left(index, (end.token, _LOW))
         keys = index[low:high]
@@ -360,9 +361,11 @@ class Journal:
         if group is None:
             group = self._by_type[type_id] = {}
         group[raw] = fact
-        index = self._index.get(type_id)
-        if index is not None:
-            insort(index, fact.sort_key)
+        keys = self._order_keys.get(type_id)
+        if keys is None:
+            keys = self._order_keys[type_id] = []
+        keys.append((fact.metadata.order.token, raw))
+        self._unsorted.add(type_id)
         if type_id == SNAPSHOT_TYPE_ID and isinstance(body, SnapshotBody):
             self._snapshots[raw] = body
             self._rebase(body.reducer_names)
@@ -385,16 +388,20 @@ class Journal:
         """Remove collected facts (their tombstones are already recorded)."""
         touched: set[str] = set()
         removed_snapshots: list[SnapshotBody] = []
+        types: set[str] = set()
         for raw in raws:
             fact = self._facts.pop(raw, None)
             if fact is None:
                 continue
             self._by_type[fact.type_id].pop(raw, None)
-            self._index.pop(fact.type_id, None)
+            types.add(fact.type_id)
             snapshot = self._snapshots.pop(raw, None)
             if snapshot is not None:
                 removed_snapshots.append(snapshot)
             touched.update(self.consumers_of(fact.type_id))
+        for type_id in types:
+            live = self._by_type[type_id]
+            self._order_keys[type_id] = [key for key in self._order_keys[type_id] if key[1] in live]
         for snapshot in removed_snapshots:
             touched.update(snapshot.reducer_names)
         for name in touched:
