@@ -5,6 +5,7 @@ laws, the canonical DAG-CBOR codec with content ids, hashing/KDF/DKD, and
 threshold cryptography (``aura_core.crypto``). Pure code: no OS access.
 """
 
+from aura_core import crypto
 from aura_core.content_id import CID, content_id, content_id_of_bytes, verify_content_id
 from aura_core.effect_context import EffectContext, ExecutionMode
 from aura_core.errors import (
@@ -103,6 +104,7 @@ __all__ = [
     "check_semilattice_laws",
     "content_id",
     "content_id_of_bytes",
+    "crypto",
     "derive_context_key",
     "hash_bytes",
     "hash_canonical",
