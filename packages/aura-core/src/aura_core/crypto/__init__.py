@@ -22,6 +22,8 @@ from aura_core.crypto.dkg import (
     dkg_finalize,
     dkg_round1,
     dkg_round2,
+    prove_knowledge,
+    verify_proof_of_knowledge,
 )
 from aura_core.crypto.ed25519 import sign_single, verify_signature
 from aura_core.crypto.ed25519_group import ORDER, Element
@@ -110,6 +112,7 @@ __all__ = [
     "from_bytes",
     "key_package_from_secret_share",
     "prepare_signing",
+    "prove_knowledge",
     "refresh_finalize",
     "refresh_round1",
     "repair_share_step_1",
@@ -121,6 +124,7 @@ __all__ = [
     "sign_single",
     "to_bytes",
     "trusted_dealer_keygen",
+    "verify_proof_of_knowledge",
     "verify_signature",
     "verify_signature_share",
 ]
