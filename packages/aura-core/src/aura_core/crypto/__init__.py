@@ -34,7 +34,13 @@ from aura_core.crypto.frost import (
     SigningNonces,
     SigningPackage,
     aggregate,
+    binding_factor_inputs,
     commit,
+    compute_binding_factors,
+    compute_challenge,
+    compute_group_commitment,
+    encode_group_commitment_list,
+    nonce_generate,
     prepare_signing,
     sign,
     verify_signature_share,
@@ -73,7 +79,8 @@ from aura_core.crypto.reshare import (
     reshare_round1,
 )
 from aura_core.crypto.serialization import from_bytes, to_bytes
-from aura_core.crypto.vss import VssCommitment
+from aura_core.crypto.shamir import derive_interpolating_value
+from aura_core.crypto.vss import VssCommitment, vss_commit, vss_verify
 
 __all__ = [
     "ORDER",
@@ -105,12 +112,19 @@ __all__ = [
     "SigningPackage",
     "VssCommitment",
     "aggregate",
+    "binding_factor_inputs",
     "commit",
+    "compute_binding_factors",
+    "compute_challenge",
+    "compute_group_commitment",
+    "derive_interpolating_value",
     "dkg_finalize",
     "dkg_round1",
     "dkg_round2",
+    "encode_group_commitment_list",
     "from_bytes",
     "key_package_from_secret_share",
+    "nonce_generate",
     "prepare_signing",
     "prove_knowledge",
     "refresh_finalize",
@@ -127,4 +141,6 @@ __all__ = [
     "verify_proof_of_knowledge",
     "verify_signature",
     "verify_signature_share",
+    "vss_commit",
+    "vss_verify",
 ]
