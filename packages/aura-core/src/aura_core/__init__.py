@@ -28,6 +28,8 @@ from aura_core.errors import (
     ValidationError,
 )
 from aura_core.hashing import (
+    DKD_CONTEXT,
+    HASH_SIZE,
     derive_context_key,
     hash_bytes,
     hash_canonical,
@@ -64,6 +66,8 @@ from aura_core.time_domains import (
 
 __all__ = [
     "CID",
+    "DKD_CONTEXT",
+    "HASH_SIZE",
     "AuraError",
     "AuthorityId",
     "AuthorizationDenied",
