@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aura_core.content_id import CID
-from aura_core.errors import InvalidEncoding
+from aura_core.errors import InvalidEncoding, InvalidInput
 
 U64_MAX = 2**64 - 1
 U32_MAX = 2**32 - 1
@@ -82,3 +82,16 @@ def read_enum(value: object, what: str, choices: Iterable[str]) -> str:
     if type(value) is not str or value not in allowed:
         raise InvalidEncoding(f"{what} must be one of {list(allowed)}, got {value!r:.60}")
     return value
+
+
+def of_type(*types: type) -> Any:
+    """An attrs validator like ``instance_of`` that raises ``InvalidInput`` (our error family)."""
+    names = " or ".join(t.__name__ for t in types)
+
+    def check(instance: object, attribute: Any, value: object) -> None:
+        if not isinstance(value, types):
+            raise InvalidInput(
+                f"{type(instance).__name__}.{attribute.name} must be {names}, got {type(value).__name__}"
+            )
+
+    return check

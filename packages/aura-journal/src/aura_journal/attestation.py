@@ -19,7 +19,7 @@ from nacl.exceptions import CryptoError as NaclCryptoError
 
 from aura_core.errors import InvalidEncoding, InvalidInput
 from aura_core.identifiers import DeviceId
-from aura_journal._strict_fields import read_bytes, read_enum, read_map, read_uint
+from aura_journal._strict_fields import of_type, read_bytes, read_enum, read_map, read_uint
 from aura_journal.errors import AttestationInvalid
 
 __all__ = [
@@ -72,7 +72,7 @@ class DeviceAttestation:
     """One device's Ed25519 signature; ``public_key`` is the device's own key."""
 
     kind: ClassVar[str] = "device"
-    device: DeviceId = attrs.field(validator=attrs.validators.instance_of(DeviceId))
+    device: DeviceId = attrs.field(validator=of_type(DeviceId))
     public_key: bytes = attrs.field(validator=_key32)
     signature: bytes = attrs.field(validator=_sig64, repr=lambda s: s[:8].hex() + "…")
 

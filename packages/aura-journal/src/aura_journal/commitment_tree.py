@@ -30,6 +30,7 @@ from aura_core.hashing import hash_canonical, tagged_hash
 from aura_core.identifiers import DeviceId
 from aura_journal._strict_fields import (
     U32_MAX,
+    of_type,
     read_bytes,
     read_enum,
     read_list,
@@ -128,9 +129,9 @@ class LeafId:
 class LeafNode:
     """One member: its leaf id, device id, role and own Ed25519 public key."""
 
-    leaf_id: LeafId = attrs.field(validator=attrs.validators.instance_of(LeafId))
-    device: DeviceId = attrs.field(validator=attrs.validators.instance_of(DeviceId))
-    role: LeafRole = attrs.field(validator=attrs.validators.instance_of(LeafRole))
+    leaf_id: LeafId = attrs.field(validator=of_type(LeafId))
+    device: DeviceId = attrs.field(validator=of_type(DeviceId))
+    role: LeafRole = attrs.field(validator=of_type(LeafRole))
     public_key: bytes = attrs.field(validator=_key32)
 
     def to_canonical(self) -> dict[str, Any]:
@@ -256,7 +257,7 @@ class AddLeaf:
     """Add ``leaf`` under branch ``under``."""
 
     kind: ClassVar[str] = "add_leaf"
-    leaf: LeafNode = attrs.field(validator=attrs.validators.instance_of(LeafNode))
+    leaf: LeafNode = attrs.field(validator=of_type(LeafNode))
     under: int = attrs.field(validator=_node_index)
 
 
@@ -265,8 +266,8 @@ class RemoveLeaf:
     """Remove a leaf (a device or guardian) for a recorded reason."""
 
     kind: ClassVar[str] = "remove_leaf"
-    leaf: LeafId = attrs.field(validator=attrs.validators.instance_of(LeafId))
-    reason: RemovalReason = attrs.field(validator=attrs.validators.instance_of(RemovalReason))
+    leaf: LeafId = attrs.field(validator=of_type(LeafId))
+    reason: RemovalReason = attrs.field(validator=of_type(RemovalReason))
 
 
 @attrs.frozen
@@ -275,9 +276,7 @@ class ChangePolicy:
 
     kind: ClassVar[str] = "change_policy"
     node: int = attrs.field(validator=_node_index)
-    policy: Policy = attrs.field(
-        validator=attrs.validators.instance_of((AnyPolicy, AllPolicy, ThresholdPolicy))
-    )
+    policy: Policy = attrs.field(validator=of_type(AnyPolicy, AllPolicy, ThresholdPolicy))
 
 
 def _sorted_unique_nodes(_instance: object, attribute: attrs.Attribute, value: object) -> None:

@@ -34,7 +34,7 @@ from aura_core.time_domains import (
     timestamp_from_canonical,
     timestamp_to_canonical,
 )
-from aura_journal._strict_fields import read_bytes, read_map, read_str
+from aura_journal._strict_fields import of_type, read_bytes, read_map, read_str
 from aura_journal.attestation import (
     UNATTESTED,
     Attestation,
@@ -121,8 +121,8 @@ class FactBody(Protocol):
 class FactMetadata:
     """When and where in the deterministic order a fact sits."""
 
-    order: OrderTime = attrs.field(validator=attrs.validators.instance_of(OrderTime))
-    timestamp: TimeStamp = attrs.field(validator=attrs.validators.instance_of(_TIMESTAMP_TYPES))
+    order: OrderTime = attrs.field(validator=of_type(OrderTime))
+    timestamp: TimeStamp = attrs.field(validator=of_type(*_TIMESTAMP_TYPES))
 
 
 @attrs.frozen(slots=True)
@@ -132,7 +132,7 @@ class Fact:
     type_id: str = attrs.field(validator=_check_type_id)
     payload: bytes = attrs.field(validator=_check_payload, repr=lambda p: f"<{len(p)} bytes>")
     attestation: Attestation = attrs.field(validator=_check_attestation)
-    metadata: FactMetadata = attrs.field(validator=attrs.validators.instance_of(FactMetadata))
+    metadata: FactMetadata = attrs.field(validator=of_type(FactMetadata))
     _encoded: bytes | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
     _cid: CID | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
     _body: object = attrs.field(default=_NO_BODY, init=False, eq=False, hash=False, repr=False)

@@ -27,7 +27,15 @@ from aura_core.errors import (
     ValidationError,
 )
 from aura_core.identifiers import AuthorityId, ContextId, Epoch
-from aura_journal._strict_fields import U32_MAX, U64_MAX, read_bytes, read_list, read_map, read_uint
+from aura_journal._strict_fields import (
+    U32_MAX,
+    U64_MAX,
+    of_type,
+    read_bytes,
+    read_list,
+    read_map,
+    read_uint,
+)
 from aura_journal.fact_registry import FactType
 from aura_journal.facts import Fact
 from aura_journal.namespace import JournalNamespace
@@ -63,7 +71,7 @@ class FlowBudget:
 
     limit: int | None = attrs.field(validator=_limit)
     spent: int = attrs.field(default=0, validator=_u64)
-    epoch: Epoch = attrs.field(default=Epoch(0), validator=attrs.validators.instance_of(Epoch))
+    epoch: Epoch = attrs.field(default=Epoch(0), validator=of_type(Epoch))
 
     def join(self, other: FlowBudget) -> FlowBudget:
         """limit = min (missing counts lowest), (epoch, spent) = the later of the two."""
@@ -116,8 +124,8 @@ class FlowCharge:
     """A send that cost ``cost`` against (context, peer) in ``epoch``."""
 
     TYPE_ID: ClassVar[str] = "flow.charge"
-    context: ContextId = attrs.field(validator=attrs.validators.instance_of(ContextId))
-    peer: AuthorityId = attrs.field(validator=attrs.validators.instance_of(AuthorityId))
+    context: ContextId = attrs.field(validator=of_type(ContextId))
+    peer: AuthorityId = attrs.field(validator=of_type(AuthorityId))
     epoch: int = attrs.field(validator=_u64)
     cost: int = attrs.field()
 
@@ -151,8 +159,8 @@ class FlowEpochAdvance:
     """(context, peer) moved to ``epoch``: spending restarts from zero."""
 
     TYPE_ID: ClassVar[str] = "flow.epoch"
-    context: ContextId = attrs.field(validator=attrs.validators.instance_of(ContextId))
-    peer: AuthorityId = attrs.field(validator=attrs.validators.instance_of(AuthorityId))
+    context: ContextId = attrs.field(validator=of_type(ContextId))
+    peer: AuthorityId = attrs.field(validator=of_type(AuthorityId))
     epoch: int = attrs.field(validator=_u64)
 
     def to_canonical(self) -> dict[str, Any]:
