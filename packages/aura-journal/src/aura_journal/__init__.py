@@ -6,6 +6,7 @@ tree, flow-budget facts, snapshots and garbage collection, Biscuit authorization
 Pure code: no OS access, no event loop.
 """
 
+from aura_journal import authorization, mpst
 from aura_journal.attestation import (
     ATTESTATION_KINDS,
     UNATTESTED,
@@ -214,6 +215,7 @@ __all__ = [
     "admit_tree_op",
     "attestation_from_canonical",
     "attestation_to_canonical",
+    "authorization",
     "branch_commitment",
     "build_view",
     "check_attested_op",
@@ -227,6 +229,7 @@ __all__ = [
     "leaf_commitment",
     "make_snapshot",
     "make_view",
+    "mpst",
     "op_from_canonical",
     "op_hash",
     "op_to_canonical",
