@@ -553,3 +553,30 @@ def test_snapshot_codec_round_trips_the_head():
     restored = reducer.decode_state(encoded)
     assert restored.head == head(journal)
     assert reducer.decode_state(reducer.encode_state(reducer.initial())).head is None
+
+
+def test_a_long_chain_ingested_in_reverse_order():
+    group = SigningKey(b"\x21" * 32)
+    genesis = Fact.create(
+        TreeGenesis.of([BranchSpec(None, ANY, bytes(group.verify_key))], [(leaf(1), 0)]),
+        meta("chain"),
+    ).signed_by_single_key(NAMESPACE, group)
+    state = genesis.cached_body.state
+    chain = []
+    for number in range(200, 260):
+        op = AddLeaf(leaf(number), 0)
+        chain.append(
+            AttestedOp.propose(op, state, meta(("chain", number))).signed_by_single_key(
+                NAMESPACE, group
+            )
+        )
+        state = state.apply(op)
+    journal = Journal(NAMESPACE, default_registry())
+    report = journal.ingest_many([f.encode() for f in reversed([genesis, *chain])])
+    assert report.rejected == () and len(report.accepted) == 61
+    assert head(journal) == state
+    orphan = AttestedOp.propose(
+        AddLeaf(leaf(999), 0), rebuilt(state).apply(AddLeaf(leaf(998), 0)), meta("orphan")
+    )
+    report = journal.ingest_many([orphan.signed_by_single_key(NAMESPACE, group)])
+    assert [type(error).__name__ for _, error in report.rejected] == ["UnknownParent"]

@@ -176,11 +176,15 @@ class Journal:
         if raw in self._facts or raw in self._tombstones:
             return False
         body = self._registry.check(fact, self._namespace)
+        self._admit(raw, fact, body)
+        return True
+
+    def _admit(self, raw: bytes, fact: Fact, body: Any) -> None:
+        """The stateful rules of the fact's type, then the insertion."""
         admit = self._registry.fact_type(fact.type_id).admit
         if admit is not None:
             admit(self, fact, body)
         self._insert(raw, fact, body)
-        return True
 
     def ingest(self, data: bytes) -> Fact:
         """Decode and :meth:`add` one fact received as bytes; returns the fact."""
@@ -191,31 +195,41 @@ class Journal:
     def ingest_many(self, batch: Iterable[bytes | Fact]) -> IngestReport:
         """Add a batch from a peer, in any order.
 
-        Facts refused with a transient error (a parent not yet seen) are
-        retried after the rest of the batch, so dependencies may arrive in
-        any order. Nothing raises; the report lists refusals.
+        Every fact is decoded and checked statelessly (signatures included)
+        once. Facts whose stateful admission fails with a transient error (a
+        parent not seen yet) are retried whenever a pass admitted something,
+        so dependencies may arrive in any order. Nothing raises; the report
+        lists refusals.
         """
-        pending: list[tuple[int, bytes | Fact]] = list(enumerate(batch))
         accepted: list[CID] = []
         duplicates = 0
         refused: dict[int, AuraError] = {}
+        checked: list[tuple[int, bytes, Fact, Any]] = []
+        for position, item in enumerate(batch):
+            try:
+                fact = item if isinstance(item, Fact) else Fact.decode(item)
+                raw = fact.cid.raw
+                if raw in self._facts or raw in self._tombstones:
+                    duplicates += 1
+                    continue
+                checked.append((position, raw, fact, self._registry.check(fact, self._namespace)))
+            except AuraError as exc:
+                refused[position] = exc
+        pending = checked
         while pending:
-            retry: list[tuple[int, bytes | Fact]] = []
+            retry: list[tuple[int, bytes, Fact, Any]] = []
             waiting: dict[int, AuraError] = {}
-            for position, item in pending:
-                try:
-                    fact = item if isinstance(item, Fact) else Fact.decode(item)
-                except AuraError as exc:
-                    refused[position] = exc
+            for entry in pending:
+                position, raw, fact, body = entry
+                if raw in self._facts:
+                    duplicates += 1  # the same fact twice in one batch
                     continue
                 try:
-                    if self.add(fact):
-                        accepted.append(fact.cid)
-                    else:
-                        duplicates += 1
+                    self._admit(raw, fact, body)
+                    accepted.append(fact.cid)
                 except AuraError as exc:
                     if exc.kind is ErrorKind.TRANSIENT:
-                        retry.append((position, fact))
+                        retry.append(entry)
                         waiting[position] = exc
                     else:
                         refused[position] = exc
