@@ -314,3 +314,71 @@ def test_body_decoding_is_cached_and_strict():
     assert body == FlowCharge(CONTEXT_ID, PEER, 1, 1)
     assert registry.body(received) is body
     assert decode(received.payload) == body.to_canonical()
+
+
+canonical_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**64), max_value=2**64 - 1)
+    | st.binary(max_size=40)
+    | st.text(max_size=12)
+    | st.sampled_from(["add_leaf", "remove_leaf", "any", "threshold", "device", "revoked"]),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "kind",
+                    "op",
+                    "leaf",
+                    "under",
+                    "id",
+                    "device",
+                    "role",
+                    "key",
+                    "parent_epoch",
+                    "parent_commitment",
+                    "branches",
+                    "leaves",
+                    "covered",
+                    "reductions",
+                    "state_hash",
+                    "context",
+                    "peer",
+                    "epoch",
+                    "cost",
+                    "m",
+                    "n",
+                    "policy",
+                    "affected",
+                    "keys",
+                    "node",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(default_registry().type_ids)), canonical_values)
+@example(
+    "tree.op",
+    {
+        "op": {"kind": "add_leaf", "leaf": {}, "under": 0},
+        "parent_epoch": 0,
+        "parent_commitment": b"\x00" * 32,
+    },
+)
+@example("tree.genesis", {"branches": [], "leaves": []})
+@example("journal.snapshot", {"covered": [], "reductions": [], "state_hash": b""})
+def test_hostile_bodies_only_raise_invalid_encoding(type_id, value):
+    """Every built-in body decoder refuses arbitrary canonical values with InvalidEncoding."""
+    fact = Fact(type_id, encode(value), UNATTESTED, meta(("hostile", type_id)))
+    try:
+        default_registry().body(fact)
+    except InvalidEncoding:
+        pass

@@ -435,8 +435,9 @@ class Journal:
         Skips signatures and admission checks; bodies are still decoded
         strictly. Not for anything received from a peer.
         """
-        self._tombstones.update(cid.raw for cid in tombstones)
-        self._drop(list(self._tombstones))
+        arriving = {cid.raw for cid in tombstones} - self._tombstones
+        self._tombstones |= arriving
+        self._drop(arriving)
         added = 0
         body = self._registry.body
         for fact in facts:
