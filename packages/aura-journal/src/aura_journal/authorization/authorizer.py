@@ -17,9 +17,9 @@ raised ``from None`` so no library error carrying token source is chained.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import attrs
 import biscuit_auth
@@ -50,8 +50,21 @@ __all__ = [
 ]
 
 _FAILED_CHECK = re.compile(r"Check n°(\d+) in block n°(\d+)")
-_REQUEST_SOURCE = "time({now}); operation({op}); context({ctx}); allow if capability({ctx}, {op});"
-_REQUEST_SOURCE_WITH_RESOURCE = _REQUEST_SOURCE + " resource({res});"
+# The token's authority block may assert only authority/epoch/capability facts and
+# attenuation blocks no facts at all (see _token_structure), so operation() and
+# context() can only be the request's own facts and the policy may join on them.
+_POLICY = "allow if operation($op), context($ctx), capability($ctx, $op)"
+
+
+@functools.lru_cache(maxsize=4096)
+def _request_fact(name: str, value: str) -> biscuit_auth.Fact:
+    """``operation(...)``, ``context(...)`` or ``resource(...)``, parsed once per value."""
+    return biscuit_auth.Fact(name + "({value})", {"value": value})
+
+
+@functools.lru_cache(maxsize=256)
+def _time_fact(moment: PhysicalTime) -> biscuit_auth.Fact:
+    return biscuit_auth.Fact("time({now})", {"now": seconds_ceil(moment)})
 
 
 def _key32(_instance: object, attribute: attrs.Attribute, value: object) -> None:
@@ -80,9 +93,15 @@ class AccessRequest:
     capability: Capability = attrs.field(validator=attrs.validators.instance_of(Capability))
     resource: str | None = attrs.field(default=None)
 
+    _context_text: str = attrs.field(init=False, eq=False, repr=False)
+    _capability_text: str = attrs.field(init=False, eq=False, repr=False)
+
     def __attrs_post_init__(self) -> None:
         if self.resource is not None:
             check_resource(self.resource)
+        # Printed once: the capability guard evaluates the same request shape often.
+        object.__setattr__(self, "_context_text", str(self.context))
+        object.__setattr__(self, "_capability_text", str(self.capability))
 
 
 @attrs.frozen
@@ -143,11 +162,14 @@ class CapabilityAuthorizer:
             self.token_limits, TokenLimits
         ):
             raise InvalidInput("limits must be EvaluationLimits and token_limits TokenLimits")
-        run_limits = biscuit_auth.AuthorizerBuilder().limits()
+        base = biscuit_auth.AuthorizerBuilder(_POLICY)
+        run_limits = base.limits()
         run_limits.max_facts = self.limits.max_facts
         run_limits.max_iterations = self.limits.max_iterations
         run_limits.max_time = self.limits.max_time
+        base.set_limits(run_limits)
         self._run_limits = run_limits
+        self._base = base.raw_snapshot()
 
     def with_authority(self, trusted: TrustedAuthority) -> CapabilityAuthorizer:
         """A copy trusting ``trusted`` (replacing that authority's entry, e.g. a new epoch)."""
@@ -277,22 +299,19 @@ class CapabilityAuthorizer:
         now: PhysicalTime,
         facts: Iterable[DatalogFact],
     ) -> None:
-        params: dict[str, Any] = {
-            "now": seconds_ceil(now),
-            "op": str(request.capability),
-            "ctx": str(request.context),
-        }
-        source = _REQUEST_SOURCE
+        world = [
+            _time_fact(now),
+            _request_fact("operation", request._capability_text),
+            _request_fact("context", request._context_text),
+        ]
         if request.resource is not None:
-            params["res"] = request.resource
-            source = _REQUEST_SOURCE_WITH_RESOURCE
-        world = []
+            world.append(_request_fact("resource", request.resource))
         for fact in facts:
             if not isinstance(fact, DatalogFact):
                 raise InvalidInput("journal facts must be DatalogFact values")
             world.append(biscuit_fact(fact))
         try:
-            builder = biscuit_auth.AuthorizerBuilder(source, params)
+            builder = biscuit_auth.AuthorizerBuilder.from_raw_snapshot(self._base)
             builder.set_limits(self._run_limits)
             for item in world:
                 builder.add_fact(item)

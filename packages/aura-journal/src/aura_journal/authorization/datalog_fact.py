@@ -72,7 +72,7 @@ def _check_terms(_instance: object, _attribute: attrs.Attribute, value: object) 
             )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class DatalogFact:
     """``name(term, ...)`` with validated name and typed terms."""
 
