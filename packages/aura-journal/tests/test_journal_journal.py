@@ -18,6 +18,7 @@ from aura_journal import (
     ConflictResolver,
     Fact,
     FactMetadata,
+    FactType,
     FlowCharge,
     FlowEpochAdvance,
     Journal,
@@ -196,3 +197,14 @@ def test_conflicting_facts_resolve_to_one_winner_in_any_order():
     assert len(results) == 1
     expected = max((f for f in facts if f.cached_body.peer == PEERS[0]), key=lambda f: f.sort_key)
     assert results.pop()[0] == expected.cid
+
+
+def test_merge_from_a_journal_with_unknown_types_changes_nothing():
+    extended = default_registry().register(FactType("test.blob", lambda value: value))
+    richer = Journal(AUTHORITY, extended)
+    richer.load_trusted([*POOL[:3], Fact("test.blob", b"\x01", POOL[0].attestation, meta("blob"))])
+    plain = journal_of(POOL[3:5])
+    before = plain.copy()
+    with pytest.raises(AuraError):
+        plain.merge(richer)
+    assert plain == before

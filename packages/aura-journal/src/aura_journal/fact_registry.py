@@ -137,10 +137,10 @@ class FactRegistry:
 
     def body(self, fact: Fact) -> Any:
         """The fact's typed body, decoded strictly once and cached on the fact."""
+        fact_type = self.fact_type(fact.type_id)  # a cached body does not make the type known
         body = fact.cached_body
         if body is not None:
             return body
-        fact_type = self.fact_type(fact.type_id)
         try:
             body = fact_type.decode_body(fact.payload_value())
         except InvalidEncoding as exc:

@@ -260,18 +260,20 @@ class Journal:
                 f"cannot merge journal {other._namespace} into journal {self._namespace}"
             )
         new_tombstones = other._tombstones - self._tombstones
+        facts, tombstones = self._facts, self._tombstones
+        body = self._registry.body
+        # Decode every arriving body before changing anything: a fact type this
+        # journal's registry does not know makes the whole merge fail cleanly.
+        arriving = [
+            (raw, fact, body(fact))
+            for raw, fact in other._facts.items()
+            if raw not in facts and raw not in tombstones and raw not in new_tombstones
+        ]
         if new_tombstones:
             self._tombstones |= new_tombstones
             self._drop(new_tombstones)
-        facts, tombstones = self._facts, self._tombstones
-        arriving = [
-            (raw, fact)
-            for raw, fact in other._facts.items()
-            if raw not in facts and raw not in tombstones
-        ]
-        body = self._registry.body
-        for raw, fact in arriving:
-            self._insert(raw, fact, body(fact))
+        for raw, fact, fact_body in arriving:
+            self._insert(raw, fact, fact_body)
         if other._frontier is not None:
             self.restrict(other._frontier)
         return len(arriving)

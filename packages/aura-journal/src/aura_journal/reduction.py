@@ -19,6 +19,7 @@ in a snapshot fact (see :mod:`aura_journal.snapshots`).
 
 from __future__ import annotations
 
+import abc
 from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -90,26 +91,29 @@ def is_ordered(reducer: object) -> bool:
     return callable(getattr(reducer, "combine", None)) and callable(getattr(reducer, "lift", None))
 
 
-class View(Generic[S]):
+class View(abc.ABC, Generic[S]):
     """A reducer's cached result over a growing set of facts."""
 
     reducer: Any
 
     @property
+    @abc.abstractmethod
     def state(self) -> S:
-        raise NotImplementedError
+        """The reducer's current result."""
 
     @property
+    @abc.abstractmethod
     def snapshot_state(self) -> Any:
-        """What a snapshot stores for this reducer (state or summary)."""
-        raise NotImplementedError
+        """What a snapshot stores for this reducer (a fold's state, an ordered summary)."""
 
     @property
+    @abc.abstractmethod
     def fact_count(self) -> int:
-        raise NotImplementedError
+        """Facts folded in since the view was built (beyond its snapshot base)."""
 
+    @abc.abstractmethod
     def add(self, fact: Fact, body: Any) -> None:
-        raise NotImplementedError
+        """Fold in one new fact."""
 
 
 class FoldView(View[S]):
