@@ -588,3 +588,13 @@ def test_frontier_is_the_meet_of_token_grants():
     assert az.frontier([wide, expired], now=NOW) == CapabilityFrontier.empty()
     with pytest.raises(InvalidInput):
         az.frontier([], now=NOW)
+
+
+def test_public_api_is_exported():
+    import aura_journal
+    import aura_journal.authorization as package
+
+    assert aura_journal.authorization is package
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+    assert sorted(package.__all__) == sorted(set(package.__all__))

@@ -458,3 +458,13 @@ def test_example_files_round_trip_and_project(path):
     assert format_protocol(parse_choreography(text)) == text
     locals_ = project_all(protocol)
     assert set(locals_) == set(protocol.roles)
+
+
+def test_public_api_is_exported():
+    import aura_journal
+    import aura_journal.mpst as package
+
+    assert aura_journal.mpst is package
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+    assert sorted(package.__all__) == sorted(set(package.__all__))
