@@ -468,3 +468,25 @@ def test_public_api_is_exported():
     for name in package.__all__:
         assert getattr(package, name) is not None, name
     assert sorted(package.__all__) == sorted(set(package.__all__))
+
+
+def test_size_limits_reject_instead_of_overflowing_the_stack():
+    from aura_journal.mpst.well_formedness import MAX_DELIVERIES, MAX_NESTING
+
+    sends = " ".join(f"A -> B, C: M{i}();" for i in range(MAX_DELIVERIES // 2 - 2))
+    choice = "choice at A { x: { A -> B: X(); A -> C: X(); } y: { A -> B: Y(); A -> C: Y(); } }"
+    largest = parse_choreography(f"protocol P {{ roles: A, B, C; {choice} {sends} }}")
+    locals_ = project_all(largest)
+    assert hash(locals_["B"]) == hash(project(largest, "B"))
+    error = ill_formed(
+        f"protocol P {{ roles: A, B, C; {choice} {sends} A -> B, C: Last(); A -> B: One(); }}"
+    )
+    assert "message deliveries" in error.message and error.role == "A"
+
+    nested = "A -> B: M();"
+    for depth in range(MAX_NESTING + 2):
+        nested = f"choice at A {{ x{depth}: {{ {nested} }} y{depth}: {{ A -> B: N{depth}(); }} }}"
+    error = ill_formed(f"protocol P {{ roles: A, B; {nested} }}")
+    assert "nest deeper" in error.message
+    with pytest.raises(MpstSyntaxError, match="nest deeper"):
+        parse_choreography("protocol P { roles: A, B; " + "rec X { " * 70 + "} " * 70 + "}")

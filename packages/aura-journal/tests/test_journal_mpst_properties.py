@@ -13,7 +13,7 @@ import itertools
 import random
 from collections import deque
 
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from aura_journal.authorization import Capability
@@ -40,6 +40,7 @@ from aura_journal.mpst import (
     parse_choreography,
     project_all,
 )
+from aura_journal.mpst.well_formedness import MAX_DELIVERIES
 
 ROLE_POOL = ("Alice", "Bob", "Carol", "Dave")
 TYPES = ("u32", "bool", "Bytes", "Vec<u8>", "Option<HashMap<String, u64>>")
@@ -86,7 +87,7 @@ class _Builder:
 
     def block(self, depth: int, loops: tuple[str, ...], minimum: int = 0) -> list:
         draw = self.draw
-        kinds = ["message", "message", "message"] + (["choice", "rec"] if depth < 3 else [])
+        kinds = ["message", "message", "message"] + (["choice", "rec"] if depth < 2 else [])
         body: list = []
         for _ in range(draw(st.integers(minimum, 3))):
             kind = draw(st.sampled_from(kinds))
@@ -158,10 +159,24 @@ def _used_roles(body) -> set[str]:
     return used
 
 
+def _deliveries(body) -> int:
+    total = 0
+    for statement in body:
+        if isinstance(statement, Message):
+            total += len(statement.receivers)
+        elif isinstance(statement, Choice):
+            total += sum(_deliveries(b.body) for b in statement.branches)
+        elif isinstance(statement, RecBlock):
+            total += _deliveries(statement.body)
+    return total
+
+
 @st.composite
 def protocols(draw, inform: bool = True) -> Protocol:
     count = draw(st.integers(2, 4))
-    return _Builder(draw, ROLE_POOL[:count], inform).protocol()
+    protocol = _Builder(draw, ROLE_POOL[:count], inform).protocol()
+    assume(_deliveries(protocol.body) <= MAX_DELIVERIES)
+    return protocol
 
 
 # --- executing local types -----------------------------------------------------------------

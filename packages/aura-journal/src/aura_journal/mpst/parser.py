@@ -62,7 +62,7 @@ _TOKEN = re.compile(
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _ANNOTATION_KEYS = ("guard_capability", "flow_cost", "journal_facts", "leak")
 _MAX_SOURCE = 1 << 20
-_MAX_DEPTH = 64
+_MAX_DEPTH = 64  # well-formedness allows 32; the parser only guards its own stack
 
 
 @attrs.frozen

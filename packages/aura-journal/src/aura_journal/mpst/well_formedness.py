@@ -28,7 +28,13 @@ from aura_journal.mpst.global_type import (
     Statement,
 )
 
-__all__ = ["check_structure", "check_well_formed"]
+__all__ = ["MAX_DELIVERIES", "MAX_NESTING", "check_structure", "check_well_formed"]
+
+MAX_DELIVERIES = 200
+"""Most (message, receiver) pairs in one protocol: local types are nested values, and
+projection, comparison and hashing recurse along them."""
+MAX_NESTING = 32
+"""Deepest nesting of choice branches and rec blocks."""
 
 
 def _fail(
@@ -87,6 +93,8 @@ class _Checker:
         self.roles = set(protocol.roles)
         self.used: set[str] = set()
         self.messages = 0
+        self.deliveries = 0
+        self.depth = 0
 
     def fail(self, reason: str, node: object, role: str | None = None) -> IllFormedChoreography:
         return _fail(reason, node, role, self.source)
@@ -98,6 +106,15 @@ class _Checker:
 
     def block(self, body: Sequence[Statement], bound: tuple[str, ...]) -> set[str]:
         """Check a statement sequence; return the recursion variables it continues."""
+        self.depth += 1
+        try:
+            return self._block(body, bound)
+        finally:
+            self.depth -= 1
+
+    def _block(self, body: Sequence[Statement], bound: tuple[str, ...]) -> set[str]:
+        if self.depth > MAX_NESTING + 1:
+            raise self.fail(f"blocks nest deeper than {MAX_NESTING}", body[0] if body else None)
         continued: set[str] = set()
         for index, statement in enumerate(body):
             if index and not falls_through(body[index - 1]):
@@ -134,6 +151,13 @@ class _Checker:
 
     def message(self, message: Message) -> None:
         self.messages += 1
+        self.deliveries += len(message.receivers)
+        if self.deliveries > MAX_DELIVERIES:
+            raise self.fail(
+                f"protocol has more than {MAX_DELIVERIES} message deliveries; split it",
+                message,
+                message.sender,
+            )
         self.role(message.sender, message, "sender")
         seen: set[str] = set()
         for receiver in message.receivers:
