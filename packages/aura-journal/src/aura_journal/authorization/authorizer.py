@@ -39,7 +39,12 @@ from aura_journal.authorization.datalog_fact import DatalogFact, biscuit_fact
 from aura_journal.authorization.delegation import Delegation
 from aura_journal.authorization.frontier import CapabilityFrontier
 from aura_journal.authorization.limits import EvaluationLimits, TokenLimits
-from aura_journal.authorization.token import CapabilityToken, check_resource, seconds_ceil
+from aura_journal.authorization.token import (
+    CapabilityToken,
+    check_resource,
+    library_failure,
+    seconds_ceil,
+)
 
 __all__ = [
     "AccessRequest",
@@ -229,7 +234,9 @@ class CapabilityAuthorizer:
         )
         try:
             parsed = biscuit_auth.Biscuit.from_bytes(token.biscuit, root)
-        except Exception:
+        except BaseException as exc:
+            if not library_failure(exc):
+                raise
             raise _denied(
                 "token signature (the token is not signed by its delegated device root)"
             ) from None
@@ -318,7 +325,9 @@ class CapabilityAuthorizer:
             builder.build(verified.biscuit).authorize()
         except biscuit_auth.AuthorizationError as exc:
             raise self._explain(verified.structure, str(exc)) from None
-        except Exception:
+        except BaseException as exc:
+            if not library_failure(exc):
+                raise
             raise _denied("evaluation error") from None
 
     @staticmethod

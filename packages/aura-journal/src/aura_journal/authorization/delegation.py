@@ -61,7 +61,9 @@ def _device_root(instance: object, attribute: attrs.Attribute, value: object) ->
     _key32(instance, attribute, value)
     try:
         biscuit_auth.PublicKey.from_bytes(value, biscuit_auth.Algorithm.Ed25519)
-    except Exception:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
         raise InvalidInput("device_root is not a valid Ed25519 public key") from None
 
 

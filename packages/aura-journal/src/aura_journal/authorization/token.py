@@ -46,6 +46,15 @@ def seconds_ceil(moment: PhysicalTime) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(-(-moment.latest_ms // 1000), tz=_UTC)
 
 
+def library_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is biscuit-python failing (not an interrupt or exit).
+
+    A Rust panic surfaces as pyo3's ``PanicException``, which derives from
+    ``BaseException``; hostile bytes must still end in a documented error.
+    """
+    return not isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)
+
+
 def check_resource(value: object) -> str:
     """Validate a resource name (shared with the authorizer's request)."""
     if type(value) is not str or not 1 <= len(value) <= _MAX_RESOURCE or "\x00" in value:
@@ -214,7 +223,9 @@ class CapabilityToken:
         )
         try:
             parsed = biscuit_auth.Biscuit.from_bytes(self.biscuit, root)
-        except Exception:
+        except BaseException as exc:
+            if not library_failure(exc):
+                raise
             raise InvalidInput(
                 "token does not verify against its delegated root; cannot attenuate"
             ) from None
