@@ -10,8 +10,8 @@ fact gives, which is what makes collection safe.
 
 A journal admits a snapshot only after recomputing each stored reduction
 from the covered facts it holds and finding it equal. Collection is refused
-unless the snapshot is the agreed head (it covers every other live snapshot
-and every earlier tombstone), and a fact is only collected when every
+unless the snapshot is the head (its coverage includes every other live
+snapshot's and every earlier tombstone), and a fact is only collected when every
 registered reducer that reads it has its state in the snapshot.
 """
 
@@ -141,39 +141,55 @@ class SnapshotBody:
         return cls(covered, ordered, state_hash)
 
 
+def _prevails(raw: bytes, body: SnapshotBody, other_raw: bytes, other: SnapshotBody) -> bool:
+    """``body`` accounts for everything ``other`` does, and is the one to prefer.
+
+    Coverage is compared as sets: a snapshot that covers a superset of
+    another's facts holds (after verification) at least its information. Two
+    snapshots of exactly the same facts hold equal states; the larger content
+    id is preferred so the choice is deterministic.
+    """
+    if body.covered == other.covered:
+        return raw > other_raw
+    return other.covered < body.covered
+
+
+def _undominated(candidates: Mapping[bytes, SnapshotBody]) -> list[bytes]:
+    return [
+        raw
+        for raw, body in candidates.items()
+        if not any(
+            _prevails(other_raw, other, raw, body)
+            for other_raw, other in candidates.items()
+            if other_raw != raw
+        )
+    ]
+
+
 def snapshot_base(
     snapshots: Mapping[bytes, SnapshotBody], reducer_name: str
 ) -> tuple[bytes, SnapshotBody] | None:
     """The snapshot a view of ``reducer_name`` starts from, or ``None``.
 
-    Among the live snapshots holding that reducer's state: the one covering
-    all the others; if several are maximal (concurrent snapshots), the latest
-    one they all cover. Depends only on the set, never on arrival order.
+    Among the live snapshots holding that reducer's state: the one whose
+    coverage includes every other's. If concurrent snapshots cover
+    incomparable sets, the largest snapshot covered by all of them. Depends
+    only on the set of snapshots, never on arrival order.
     """
     candidates = {
         raw: body for raw, body in snapshots.items() if reducer_name in body.reducer_names
     }
     if not candidates:
         return None
-    maximal = [
-        raw
-        for raw in candidates
-        if not any(
-            raw in other.covered for other_raw, other in candidates.items() if other_raw != raw
-        )
-    ]
+    maximal = _undominated(candidates)
     if len(maximal) == 1:
         return maximal[0], candidates[maximal[0]]
     common = {
         raw: body
         for raw, body in candidates.items()
-        if all(raw in candidates[top].covered for top in maximal)
+        if all(body.covered <= candidates[top].covered for top in maximal)
     }
-    latest = [
-        raw
-        for raw in common
-        if not any(raw in other.covered for other_raw, other in common.items() if other_raw != raw)
-    ]
+    latest = _undominated(common)
     if len(latest) == 1:
         return latest[0], common[latest[0]]
     return None
@@ -215,7 +231,10 @@ def admit_snapshot(journal: Journal, fact: Fact, body: SnapshotBody) -> None:
     """
     registry = journal.registry
     snapshots = journal.snapshot_bodies()
-    earlier = {raw: snap for raw, snap in snapshots.items() if raw in body.covered}
+    own = fact.cid.raw
+    earlier = {
+        raw: snap for raw, snap in snapshots.items() if raw != own and snap.covered <= body.covered
+    }
     accounted: set[bytes] = set()
     for snap in earlier.values():
         accounted |= snap.covered
@@ -260,9 +279,10 @@ def collect_garbage(journal: Journal, snapshot: CID) -> int:
     for raw, other in snapshots.items():
         if raw == snapshot.raw:
             continue
-        if raw not in head.covered:
+        if not other.covered <= head.covered:
             raise SnapshotConflict(
-                f"snapshot {snapshot} does not cover live snapshot {CID(raw)}; agree on one head first"
+                f"snapshot {snapshot} does not cover what live snapshot {CID(raw)} covers; "
+                "agree on one head first"
             )
         lost = other.reducer_names - head.reducer_names
         if lost:
