@@ -173,6 +173,7 @@ class NoiseChannel:
         self._inbox: deque[bytes] = deque()
         self._receiving = False
         self._peer_closed = False
+        self._closed = False
         self.messages_sent = 0
         self.messages_received = 0
 
@@ -257,21 +258,24 @@ class NoiseChannel:
             self._receiving = False
 
     async def _fill(self) -> None:
+        """Read and decode one batch. Errors close the channel and are raised by ``recv``
+        only after the messages that arrived intact before them were handed out."""
         try:
             batch = await self._pipe.receive_batch()
-        except TransportError:
+        except TransportError as ended:
+            failure: TransportError = ended
             if self._peer_closed:
-                exc = ChannelClosed(f"channel closed by {self._peer.address}")
+                failure = ChannelClosed(f"channel closed by {self._peer.address}")
             elif self._in:
-                exc = TransportError(
-                    f"channel from {self._peer.address} ended inside a message: truncated ({exc})"
+                failure = TransportError(
+                    f"channel from {self._peer.address} ended inside a message: truncated ({ended})"
                 )
-            elif "middle of a frame" not in str(exc):
-                exc = TransportError(
-                    f"channel from {self._peer.address} ended without a close: truncated ({exc})"
+            elif "middle of a frame" not in str(ended):
+                failure = TransportError(
+                    f"channel from {self._peer.address} ended without a close: truncated ({ended})"
                 )
-            await self._abort(exc)
-            raise exc from None
+            await self._abort(failure)
+            return
         decrypt = self._decrypt
         buffer = self._in
         for ciphertext in batch:
@@ -279,7 +283,7 @@ class NoiseChannel:
                 await self._abort(
                     TransportError(f"{self._peer.address} sent data after closing the channel")
                 )
-                raise self._failure  # type: ignore[misc]
+                return
             try:
                 buffer += decrypt(ciphertext)
             except _TRANSPORT_ERRORS:
@@ -289,13 +293,13 @@ class NoiseChannel:
                         "(tampered, replayed, reordered or truncated)"
                     )
                 )
-                raise self._failure from None  # type: ignore[misc]
-            self._parse()
-            if self._failure is not None:
-                await self._abort(self._failure)
-                raise self._failure
+                return
+            failure = self._parse()
+            if failure is not None:
+                await self._abort(failure)
+                return
 
-    def _parse(self) -> None:
+    def _parse(self) -> TransportError | None:
         buffer = self._in
         offset, end, inbox = 0, len(buffer), self._inbox
         while end - offset >= 4:
@@ -304,21 +308,19 @@ class NoiseChannel:
                 self._peer_closed = True
                 offset += 4
                 if offset != end:
-                    self._failure = TransportError(
-                        f"{self._peer.address} sent data after its close marker"
-                    )
+                    return TransportError(f"{self._peer.address} sent data after its close marker")
                 break
             if length > self._max:
-                self._failure = TransportError(
+                return TransportError(
                     f"oversized frame from {self._peer.address}: {length} bytes, maximum {self._max}"
                 )
-                return
             if end - offset - 4 < length:
                 break
             inbox.append(bytes(buffer[offset + 4 : offset + 4 + length]))
             offset += 4 + length
         if offset:
             del buffer[:offset]
+        return None
 
     # closing --------------------------------------------------------------------
     def _fail(self, exc: TransportError) -> None:
@@ -334,19 +336,19 @@ class NoiseChannel:
             await self._pipe.aclose()
 
     async def aclose(self) -> None:
-        """Flush what is buffered, send the close marker, and close the transport."""
-        if self._closing:
-            if self._failure is None:
-                await self._wait_writer()
+        """Flush what is buffered, send the close marker, and close the transport (idempotent)."""
+        if self._closed:
             return
-        if self._failure is None:
+        if not self._closing and self._failure is None:
             self._out += _HEADER.pack(_CLOSE_MARKER)
         self._closing = True
         self._wake_writer.set()
         await self._wait_writer()
+        self._closed = True
         with anyio.CancelScope(shield=True):
             try:
-                await self._pipe.send_eof()
+                if self._failure is None:
+                    await self._pipe.send_eof()
             finally:
                 await self._pipe.aclose()
         if self._failure is None:

@@ -256,10 +256,12 @@ class NoiseNetwork:
                     pipe: MessagePipe = await WebSocketPipe.open_server(stream, target.path, remote)
                 else:
                     pipe = TcpPipe(stream, remote)
-        except Exception as exc:  # a hostile client must never take the listener down
-            _log.info("rejected connection from %s: %s", remote, exc)
+        except BaseException as exc:  # a hostile client must never take the listener down
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
+            if not isinstance(exc, Exception):
+                raise
+            _log.info("rejected connection from %s: %s", remote, exc)
             return
         await self._serve_connection(pipe, keys, handler, accept_peer)
 
@@ -280,13 +282,15 @@ class NoiseNetwork:
             except TimeoutError:
                 raise TransportError(f"handshake from {pipe.remote_address} timed out") from None
         except Exception as exc:  # bad handshakes, refused peers, failing accept_peer callbacks
-            _log.info(
-                "rejected connection: %s",
-                exc if isinstance(exc, TransportError) else type(exc).__name__,
-            )
+            shown = exc if isinstance(exc, TransportError) else type(exc).__name__
+            _log.info("rejected connection: %s", shown)
             with anyio.CancelScope(shield=True):
                 await pipe.aclose()
             return
+        except BaseException:  # cancelled mid-handshake: still release the transport
+            with anyio.CancelScope(shield=True):
+                await pipe.aclose()
+            raise
         channel = NoiseChannel(pipe, noise, peer, max_message_bytes=self._max)
         async with anyio.create_task_group() as tg:
             tg.start_soon(channel.run_writer)
