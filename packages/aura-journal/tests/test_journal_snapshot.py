@@ -331,7 +331,7 @@ def test_gc_refuses_a_snapshot_that_is_not_the_head():
     )
 
 
-def test_concurrent_snapshots_fall_back_to_their_common_base():
+def test_concurrent_snapshots_keep_every_fact_counted():
     journal = Journal(NAMESPACE, registry())
     journal.add(charge(0, cost=5))
     base = snapshot_of(journal, "base")

@@ -138,6 +138,10 @@ class Journal:
         """Collect what ``snapshot`` makes redundant (see :mod:`aura_journal.snapshots`)."""
         return collect_garbage(self, snapshot)
 
+    def collected_within(self, covered: frozenset[bytes]) -> frozenset[bytes]:
+        """Raw ids of the tombstones inside ``covered`` (snapshot verification)."""
+        return frozenset(raw for raw in self._tombstones if raw in covered)
+
     def _knows(self, raw: bytes) -> bool:
         return raw in self._facts or raw in self._tombstones
 
@@ -317,7 +321,7 @@ class Journal:
 
     def _build_slot(self, name: str) -> _ViewSlot:
         reducer = self._registry.reducer(name)
-        base = snapshot_base(self._snapshots, name)
+        base = snapshot_base(self._snapshots, name, self._tombstones)
         covered: frozenset[bytes] = frozenset()
         initial = None
         base_raw = None
@@ -396,7 +400,7 @@ class Journal:
             slot = self._views.get(name)
             if slot is None:
                 continue
-            base = snapshot_base(self._snapshots, name)
+            base = snapshot_base(self._snapshots, name, self._tombstones)
             if (None if base is None else base[0]) != slot.base:
                 self._views[name] = None
 
@@ -423,6 +427,7 @@ class Journal:
         for name in touched:
             if name in self._views:
                 self._views[name] = None
+        self._rebase(list(self._views))  # a base must cover every tombstone
 
     def _collect(self, raws: Iterable[bytes]) -> int:
         """Tombstone and drop facts (garbage collection under a verified snapshot)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import attrs
@@ -141,58 +142,35 @@ class SnapshotBody:
         return cls(covered, ordered, state_hash)
 
 
-def _prevails(raw: bytes, body: SnapshotBody, other_raw: bytes, other: SnapshotBody) -> bool:
-    """``body`` accounts for everything ``other`` does, and is the one to prefer.
-
-    Coverage is compared as sets: a snapshot that covers a superset of
-    another's facts holds (after verification) at least its information. Two
-    snapshots of exactly the same facts hold equal states; the larger content
-    id is preferred so the choice is deterministic.
-    """
-    if body.covered == other.covered:
-        return raw > other_raw
-    return other.covered < body.covered
-
-
-def _undominated(candidates: Mapping[bytes, SnapshotBody]) -> list[bytes]:
-    return [
-        raw
-        for raw, body in candidates.items()
-        if not any(
-            _prevails(other_raw, other, raw, body)
-            for other_raw, other in candidates.items()
-            if other_raw != raw
-        )
-    ]
-
-
 def snapshot_base(
-    snapshots: Mapping[bytes, SnapshotBody], reducer_name: str
+    snapshots: Mapping[bytes, SnapshotBody],
+    reducer_name: str,
+    tombstones: AbstractSet[bytes] = frozenset(),
 ) -> tuple[bytes, SnapshotBody] | None:
     """The snapshot a view of ``reducer_name`` starts from, or ``None``.
 
-    Among the live snapshots holding that reducer's state: the one whose
-    coverage includes every other's. If concurrent snapshots cover
-    incomparable sets, the largest snapshot covered by all of them. Depends
-    only on the set of snapshots, never on arrival order.
+    A view is its base snapshot's state plus every live fact the base does
+    not cover. That is complete exactly when the base covers every tombstone
+    (collected facts are gone; only a snapshot still accounts for them), so
+    the base is chosen among the live snapshots holding the reducer's state
+    that cover all tombstones: the one covering the most facts, the larger
+    content id breaking ties (snapshots of the same facts hold equal states).
+    If none covers every tombstone (collection without agreement), the one
+    covering the most tombstones is the best remaining choice. The choice
+    depends only on the journal's value, never on arrival order.
     """
-    candidates = {
-        raw: body for raw, body in snapshots.items() if reducer_name in body.reducer_names
-    }
-    if not candidates:
-        return None
-    maximal = _undominated(candidates)
-    if len(maximal) == 1:
-        return maximal[0], candidates[maximal[0]]
-    common = {
-        raw: body
-        for raw, body in candidates.items()
-        if all(body.covered <= candidates[top].covered for top in maximal)
-    }
-    latest = _undominated(common)
-    if len(latest) == 1:
-        return latest[0], common[latest[0]]
-    return None
+    best: tuple[tuple[int, int, int, bytes], bytes, SnapshotBody] | None = None
+    for raw, body in snapshots.items():
+        if reducer_name not in body.reducer_names:
+            continue
+        if tombstones <= body.covered:
+            accounted = len(tombstones)
+        else:
+            accounted = len(tombstones & body.covered)
+        rank = (int(accounted == len(tombstones)), accounted, len(body.covered), raw)
+        if best is None or rank > best[0]:
+            best = (rank, raw, body)
+    return None if best is None else (best[1], best[2])
 
 
 def make_snapshot(
@@ -235,6 +213,7 @@ def admit_snapshot(journal: Journal, fact: Fact, body: SnapshotBody) -> None:
     earlier = {
         raw: snap for raw, snap in snapshots.items() if raw != own and snap.covered <= body.covered
     }
+    collected = journal.collected_within(body.covered)
     accounted: set[bytes] = set()
     for snap in earlier.values():
         accounted |= snap.covered
@@ -247,7 +226,7 @@ def admit_snapshot(journal: Journal, fact: Fact, body: SnapshotBody) -> None:
         if name not in {r.name for r in registry.reducers}:
             continue  # a reducer this node does not run: its state is never used here
         reducer = registry.reducer(name)
-        prior = snapshot_base(earlier, name)
+        prior = snapshot_base(earlier, name, collected)
         prior_covered: frozenset[bytes] = frozenset()
         base = None
         if prior is not None:
