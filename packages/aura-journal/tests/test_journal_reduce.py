@@ -235,3 +235,15 @@ def test_journal_views_are_cached_and_named():
     assert journal.view(journal.registry.reducer("flow_budget")) is view
     with pytest.raises(InvalidInput):
         journal.view("no_such_reducer")
+
+
+def test_a_reducer_registered_later_follows_new_facts():
+    reg = default_registry().register(FactType.for_body(Delta, attestations=frozenset({"none"})))
+    journal = Journal(AUTHORITY, reg)
+    journal.add(DELTA_POOL[0])
+    journal.state("flow_budget")  # routing for existing types is cached by now
+    reg.register_reducer(Transcript())
+    assert journal.state("transcript") == (DELTA_POOL[0].cid,)
+    journal.add(DELTA_POOL[1])
+    assert journal.state("transcript") == journal.recompute("transcript")
+    assert len(journal.state("transcript")) == 2

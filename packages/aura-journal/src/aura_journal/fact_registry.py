@@ -80,6 +80,7 @@ class FactRegistry:
     def __init__(self, types: Iterable[FactType] = (), reducers: Iterable[AnyReducer] = ()) -> None:
         self._types: dict[str, FactType] = {}
         self._reducers: dict[str, AnyReducer] = {}
+        self._version = 0
         for fact_type in types:
             self.register(fact_type)
         for reducer in reducers:
@@ -96,6 +97,7 @@ class FactRegistry:
         if fact_type.type_id in self._types:
             raise InvalidInput(f"fact type {fact_type.type_id!r} is already registered")
         self._types[fact_type.type_id] = fact_type
+        self._version += 1
         return self
 
     def register_reducer(self, reducer: AnyReducer) -> FactRegistry:
@@ -106,9 +108,15 @@ class FactRegistry:
         if name in self._reducers:
             raise InvalidInput(f"reducer {name!r} is already registered")
         self._reducers[name] = reducer
+        self._version += 1
         return self
 
     # ------------------------------------------------------------------ lookups
+
+    @property
+    def version(self) -> int:
+        """Grows with every registration (journals use it to refresh cached routing)."""
+        return self._version
 
     @property
     def type_ids(self) -> frozenset[str]:

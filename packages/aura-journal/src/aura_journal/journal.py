@@ -88,6 +88,7 @@ class Journal:
         self._unsorted: set[str] = set()
         self._views: dict[str, _ViewSlot | None] = {}
         self._consumers: dict[str, tuple[str, ...]] = {}
+        self._consumers_version = -1
 
     # ------------------------------------------------------------------ the value
 
@@ -340,6 +341,9 @@ class Journal:
 
     def consumers_of(self, type_id: str) -> tuple[str, ...]:
         """Names of the registered reducers that read facts of ``type_id``."""
+        if self._consumers_version != self._registry.version:
+            self._consumers = {}
+            self._consumers_version = self._registry.version
         names = self._consumers.get(type_id)
         if names is None:
             names = tuple(r.name for r in self._registry.reducers if type_id in r.fact_types)
