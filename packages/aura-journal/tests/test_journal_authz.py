@@ -546,6 +546,13 @@ def test_work_within_shape_limits_is_cut_off_by_the_time_limit():
     assert len(heavy.biscuit) <= TokenLimits().max_bytes
     message = denied(heavy, AccessRequest(CTX, SEND), facts=facts)
     assert message == "authorization denied: evaluation limits exceeded"
+    # With a generous budget the same work completes and the checks simply fail:
+    # the configured limits, not something else, stopped it above.
+    patient = authorizer(limits=EvaluationLimits(max_time_us=60_000_000))
+    message = denied(heavy, AccessRequest(CTX, SEND), facts=facts, az=patient)
+    assert message.startswith(
+        "authorization denied: token check failed: condition (block 1, check 0)"
+    )
 
 
 def test_limits_are_validated():

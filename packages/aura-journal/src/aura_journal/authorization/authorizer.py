@@ -173,7 +173,6 @@ class CapabilityAuthorizer:
         run_limits.max_iterations = self.limits.max_iterations
         run_limits.max_time = self.limits.max_time
         base.set_limits(run_limits)
-        self._run_limits = run_limits
         self._base = base.raw_snapshot()
 
     def with_authority(self, trusted: TrustedAuthority) -> CapabilityAuthorizer:
@@ -318,8 +317,9 @@ class CapabilityAuthorizer:
                 raise InvalidInput("journal facts must be DatalogFact values")
             world.append(biscuit_fact(fact))
         try:
+            # The snapshot carries the policy and the run limits (a test pins that the
+            # time limit still applies).
             builder = biscuit_auth.AuthorizerBuilder.from_raw_snapshot(self._base)
-            builder.set_limits(self._run_limits)
             for item in world:
                 builder.add_fact(item)
             builder.build(verified.biscuit).authorize()
