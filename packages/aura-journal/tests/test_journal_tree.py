@@ -580,3 +580,12 @@ def test_a_long_chain_ingested_in_reverse_order():
     )
     report = journal.ingest_many([orphan.signed_by_single_key(NAMESPACE, group)])
     assert [type(error).__name__ for _, error in report.rejected] == ["UnknownParent"]
+
+
+def test_bodies_built_locally_obey_the_decoder_rules():
+    """A body a peer's decoder would refuse cannot be built locally either."""
+    spec = BranchSpec(None, ANY, GROUP.key)
+    with pytest.raises(InvalidInput, match="sorted"):
+        TreeGenesis((spec,), ((leaf(2), 0), (leaf(1), 0)))
+    good = TreeGenesis.of([spec], [(leaf(2), 0), (leaf(1), 0)])
+    assert TreeGenesis.from_canonical(good.to_canonical()) == good

@@ -84,6 +84,14 @@ class TreeGenesis:
     _state: TreeState = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if type(self.branches) is not tuple or type(self.leaves) is not tuple:
+            raise InvalidInput("TreeGenesis.branches and .leaves must be tuples")
+        for spec in self.branches:
+            if not isinstance(spec, BranchSpec):
+                raise InvalidInput("TreeGenesis.branches must hold BranchSpec values")
+        ids = [entry[0].leaf_id for entry in self.leaves if isinstance(entry, tuple) and entry]
+        if any(a >= b for a, b in itertools.pairwise(ids)):
+            raise InvalidInput("genesis leaves must be sorted by leaf id (use TreeGenesis.of)")
         state = TreeState.genesis(
             [(spec.parent, spec.policy, spec.group_key) for spec in self.branches], self.leaves
         )
@@ -142,7 +150,7 @@ class TreeGenesis:
             raise InvalidEncoding("genesis leaves must be sorted by leaf id with no repeats")
         try:
             return cls(tuple(branches), tuple(leaves))
-        except TreeOpInvalid as exc:
+        except (TreeOpInvalid, InvalidInput) as exc:
             raise InvalidEncoding(f"tree genesis: {exc.message}") from None
 
     @classmethod

@@ -72,6 +72,15 @@ class SnapshotBody:
     """``(reducer name, canonical state bytes)``, sorted by name."""
     state_hash: bytes
 
+    def __attrs_post_init__(self) -> None:
+        if type(self.covered) is not frozenset or not self.covered:
+            raise InvalidInput("a snapshot covers a non-empty frozenset of content ids")
+        names = [entry[0] for entry in self.reductions]
+        if type(self.reductions) is not tuple or any(a >= b for a, b in itertools.pairwise(names)):
+            raise InvalidInput("snapshot reductions must be sorted by reducer name, no repeats")
+        if _state_hash(self.covered, self.reductions) != self.state_hash:
+            raise InvalidInput("snapshot state_hash does not match its covered ids and states")
+
     @classmethod
     def build(cls, covered: Iterable[CID], reductions: Mapping[str, bytes]) -> Self:
         raws = frozenset(cid.raw for cid in covered)
@@ -135,11 +144,10 @@ class SnapshotBody:
         if any(a >= b for a, b in itertools.pairwise(names)):
             raise InvalidEncoding("snapshot reductions must be sorted by reducer name, no repeats")
         state_hash = read_bytes(fields["state_hash"], "snapshot state_hash", size=32)
-        covered = frozenset(covered_list)
-        ordered = tuple(reductions)
-        if _state_hash(covered, ordered) != state_hash:
-            raise InvalidEncoding("snapshot state_hash does not match its covered ids and states")
-        return cls(covered, ordered, state_hash)
+        try:
+            return cls(frozenset(covered_list), tuple(reductions), state_hash)
+        except InvalidInput as exc:
+            raise InvalidEncoding(exc.message) from None
 
 
 def snapshot_base(
