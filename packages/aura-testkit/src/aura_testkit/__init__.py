@@ -1,3 +1,42 @@
-"""aura_testkit — testkit layer of the Aura library family."""
+"""aura_testkit — test support for every layer: mocks, harnesses, strategies, fixtures.
 
-__all__: list[str] = []
+Only tests import it. The pytest plugin (:mod:`aura_testkit.pytest_plugin`)
+is loaded automatically through the ``pytest11`` entry point.
+"""
+
+from typing import Any
+
+from aura_testkit.harness import ClusterHarness, PairHarness, Transit
+from aura_testkit.mocks import (
+    CallRecord,
+    ManualClock,
+    Recorded,
+    RecordingEffects,
+    ScriptedRandom,
+    recording_effects,
+)
+from aura_testkit.sample_protocols import PingPong
+
+__all__ = [
+    "CallRecord",
+    "ClusterHarness",
+    "ManualClock",
+    "PairHarness",
+    "PingPong",
+    "Recorded",
+    "RecordingEffects",
+    "ScriptedRandom",
+    "Transit",
+    "recording_effects",
+    "strategies",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # ``strategies`` registers hypothesis type strategies when imported; hypothesis
+    # forbids that while its pytest plugin initialises, so it is imported lazily.
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module("aura_testkit.strategies")
+    raise AttributeError(f"module 'aura_testkit' has no attribute {name!r}")
