@@ -79,13 +79,15 @@ async def test_round_trip_small_large_and_empty(address: str) -> None:
 @pytest.mark.parametrize("address", ADDRESSES)
 async def test_many_messages_keep_order(address: str) -> None:
     net = NoiseNetwork()
-    async with net.listen(address, SERVER, echo) as listener:
-        async with net.connect(listener.address, CLIENT, remote_static=SERVER_PUBLIC) as channel:
+    async with (
+        net.listen(address, SERVER, echo) as listener,
+        net.connect(listener.address, CLIENT, remote_static=SERVER_PUBLIC) as channel,
+    ):
+        for i in range(2000):
+            await channel.send(i.to_bytes(4, "big") * 50)
+        with anyio.fail_after(10):
             for i in range(2000):
-                await channel.send(i.to_bytes(4, "big") * 50)
-            with anyio.fail_after(10):
-                for i in range(2000):
-                    assert await channel.recv() == i.to_bytes(4, "big") * 50
+                assert await channel.recv() == i.to_bytes(4, "big") * 50
 
 
 async def test_server_sees_initiator_key_and_can_refuse_it() -> None:
@@ -144,13 +146,15 @@ async def test_orderly_close_is_reported_as_channel_closed() -> None:
     async def one_reply(channel: SecureChannel) -> None:
         await channel.send(b"bye")
 
-    async with net.listen("tcp://127.0.0.1:0", SERVER, one_reply) as listener:
-        async with net.connect(listener.address, CLIENT, remote_static=SERVER_PUBLIC) as channel:
-            assert await channel.recv() == b"bye"
-            with pytest.raises(ChannelClosed):
-                await channel.recv()
-            with pytest.raises(TransportError):
-                await channel.send(b"too late")
+    async with (
+        net.listen("tcp://127.0.0.1:0", SERVER, one_reply) as listener,
+        net.connect(listener.address, CLIENT, remote_static=SERVER_PUBLIC) as channel,
+    ):
+        assert await channel.recv() == b"bye"
+        with pytest.raises(ChannelClosed):
+            await channel.recv()
+        with pytest.raises(TransportError):
+            await channel.send(b"too late")
 
 
 async def test_body_exceptions_propagate_unwrapped() -> None:
@@ -279,12 +283,14 @@ async def test_oversized_frame_is_rejected_by_the_receiver(address: str) -> None
 
 async def test_sender_refuses_oversized_message_locally() -> None:
     net = NoiseNetwork(max_message_bytes=1000)
-    async with net.listen("mem://small", SERVER, echo) as listener:
-        async with net.connect(listener.address, CLIENT, remote_static=SERVER_PUBLIC) as channel:
-            with pytest.raises(TransportError, match="exceeds the channel maximum"):
-                await channel.send(b"z" * 1001)
-            await channel.send(b"z" * 1000)
-            assert await channel.recv() == b"z" * 1000
+    async with (
+        net.listen("mem://small", SERVER, echo) as listener,
+        net.connect(listener.address, CLIENT, remote_static=SERVER_PUBLIC) as channel,
+    ):
+        with pytest.raises(TransportError, match="exceeds the channel maximum"):
+            await channel.send(b"z" * 1001)
+        await channel.send(b"z" * 1000)
+        assert await channel.recv() == b"z" * 1000
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:0", "ws://127.0.0.1:0/aura"])

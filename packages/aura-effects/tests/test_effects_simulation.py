@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from aura_core.effects import Incoming, Outgoing
@@ -35,7 +37,7 @@ def test_clean_run_delivers_everything_in_order() -> None:
     assert a.pongs == list(range(1, 21))
     assert sim.network.dropped == 0
     received_at = [now for _, _, now in sim.protocol("b").received]
-    gaps = {round(later - earlier, 6) for earlier, later in zip(received_at, received_at[1:])}
+    gaps = {round(later - earlier, 6) for earlier, later in itertools.pairwise(received_at)}
     assert gaps == {1.0}, "one ping per interval, each after the default 1 ms latency"
 
 
