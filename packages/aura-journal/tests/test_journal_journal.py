@@ -208,3 +208,12 @@ def test_merge_from_a_journal_with_unknown_types_changes_nothing():
     with pytest.raises(AuraError):
         plain.merge(richer)
     assert plain == before
+
+
+def test_loading_the_same_fact_twice_counts_once():
+    journal = Journal(AUTHORITY, REGISTRY)
+    journal.view("flow_budget")
+    assert journal.load_trusted([POOL[0], POOL[0], POOL[1]]) == 2
+    assert journal.load_trusted([POOL[1]]) == 0
+    assert journal.state("flow_budget") == journal.recompute("flow_budget")
+    assert len(journal.query("flow.charge")) == 2

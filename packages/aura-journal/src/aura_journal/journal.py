@@ -266,22 +266,20 @@ class Journal:
             )
         new_tombstones = other._tombstones - self._tombstones
         facts, tombstones = self._facts, self._tombstones
-        body = self._registry.body
         # Decode every arriving body before changing anything: a fact type this
         # journal's registry does not know makes the whole merge fail cleanly.
-        arriving = [
-            (raw, fact, body(fact))
+        arriving = self._prepare(
+            (raw, fact)
             for raw, fact in other._facts.items()
             if raw not in facts and raw not in tombstones and raw not in new_tombstones
-        ]
+        )
         if new_tombstones:
             self._tombstones |= new_tombstones
             self._drop(new_tombstones)
-        for raw, fact, fact_body in arriving:
-            self._insert(raw, fact, fact_body)
+        count = self._insert_many(arriving)
         if other._frontier is not None:
             self.restrict(other._frontier)
-        return len(arriving)
+        return count
 
     def join(self, other: Journal) -> Journal:
         """A new journal: the least upper bound of this one and ``other``."""
@@ -398,6 +396,53 @@ class Journal:
             if slot is not None and raw not in slot.covered:
                 slot.view.add(fact, body)
 
+    def _prepare(
+        self, items: Iterable[tuple[bytes, Fact]]
+    ) -> dict[str, list[tuple[bytes, Fact, Any]]]:
+        """Group facts by type with their bodies; raises before anything changes."""
+        grouped: dict[str, list[tuple[bytes, Fact, Any]]] = {}
+        body = self._registry.body
+        for raw, fact in items:
+            group = grouped.get(fact.type_id)
+            if group is None:
+                self._registry.fact_type(fact.type_id)  # unknown types fail here
+                group = grouped[fact.type_id] = []
+            cached = fact.cached_body
+            group.append((raw, fact, body(fact) if cached is None else cached))
+        return grouped
+
+    def _insert_many(self, grouped: dict[str, list[tuple[bytes, Fact, Any]]]) -> int:
+        """Bulk :meth:`_insert`: dictionary updates per type, then the live views."""
+        count = 0
+        for type_id, group in grouped.items():
+            if type_id == SNAPSHOT_TYPE_ID:
+                for raw, fact, body in group:
+                    if raw not in self._facts:
+                        self._insert(raw, fact, body)
+                        count += 1
+                continue
+            unique: dict[bytes, tuple[bytes, Fact, Any]] = {}
+            for entry in group:  # the same fact twice in one batch counts once
+                if entry[0] not in self._facts:
+                    unique.setdefault(entry[0], entry)
+            fresh = list(unique.values())
+            self._facts.update((raw, fact) for raw, fact, _ in fresh)
+            self._by_type.setdefault(type_id, {}).update((raw, fact) for raw, fact, _ in fresh)
+            self._order_keys.setdefault(type_id, []).extend(
+                (fact.metadata.order.token, raw) for raw, fact, _ in fresh
+            )
+            self._unsorted.add(type_id)
+            count += len(fresh)
+            for name in self.consumers_of(type_id):
+                slot = self._views.get(name)
+                if slot is None:
+                    continue
+                add, covered = slot.view.add, slot.covered
+                for raw, fact, body in fresh:
+                    if raw not in covered:
+                        add(fact, body)
+        return count
+
     def _rebase(self, names: Iterable[str]) -> None:
         """A snapshot arrived or left: views whose base changes are rebuilt lazily."""
         for name in names:
@@ -449,12 +494,10 @@ class Journal:
         arriving = {cid.raw for cid in tombstones} - self._tombstones
         self._tombstones |= arriving
         self._drop(arriving)
-        added = 0
-        body = self._registry.body
-        for fact in facts:
-            raw = fact.cid.raw
-            if raw in self._facts or raw in self._tombstones:
-                continue
-            self._insert(raw, fact, body(fact))
-            added += 1
-        return added
+        known, tombstones = self._facts, self._tombstones
+        pairs = ((fact.cid.raw, fact) for fact in facts)
+        return self._insert_many(
+            self._prepare(
+                (raw, fact) for raw, fact in pairs if raw not in known and raw not in tombstones
+            )
+        )
