@@ -16,6 +16,7 @@ from aura_core.errors import InvalidEncoding, InvalidInput
 
 U64_MAX = 2**64 - 1
 U32_MAX = 2**32 - 1
+_KEY_SETS: dict[tuple[str, ...], frozenset[str]] = {}
 
 
 def read_map(
@@ -24,6 +25,12 @@ def read_map(
     """``value`` as a map holding every ``required`` key, only ``optional`` others."""
     if type(value) is not dict:
         raise InvalidEncoding(f"{what} must be a map, got {type(value).__name__}")
+    if not optional and type(required) is tuple:
+        expected = _KEY_SETS.get(required)
+        if expected is None:
+            expected = _KEY_SETS[required] = frozenset(required)
+        if value.keys() == expected:
+            return value  # the common case: exactly the required fields
     required_keys = set(required)
     keys = value.keys()
     missing = required_keys - keys

@@ -81,7 +81,8 @@ class DeviceAttestation:
         return (b"device", self.device.raw, self.public_key)
 
     def verify(self, message: bytes) -> None:
-        verify_ed25519(self.public_key, message, self.signature, what=f"signature of {self.device}")
+        if not _ed25519_valid(self.public_key, message, self.signature):
+            raise AttestationInvalid(f"signature of {self.device} does not verify")
 
 
 @attrs.frozen
@@ -97,12 +98,10 @@ class ThresholdAttestation:
         return (b"threshold", self.group_public_key, self.signer_count.to_bytes(2, "big"))
 
     def verify(self, message: bytes) -> None:
-        verify_ed25519(
-            self.group_public_key,
-            message,
-            self.signature,
-            what=f"threshold signature ({self.signer_count} signers)",
-        )
+        if not _ed25519_valid(self.group_public_key, message, self.signature):
+            raise AttestationInvalid(
+                f"threshold signature ({self.signer_count} signers) does not verify"
+            )
 
 
 Attestation = Unattested | DeviceAttestation | ThresholdAttestation
@@ -117,10 +116,16 @@ def verify_ed25519(public_key: bytes, message: bytes, signature: bytes, *, what:
     libsodium's verification is strict: non-canonical S, small-order keys and
     points off the curve are all refused.
     """
+    if not _ed25519_valid(public_key, message, signature):
+        raise AttestationInvalid(f"{what} does not verify")
+
+
+def _ed25519_valid(public_key: bytes, message: bytes, signature: bytes) -> bool:
     try:
         crypto_sign_open(signature + message, public_key)
     except (BadSignatureError, NaclCryptoError, ValueError, TypeError):
-        raise AttestationInvalid(f"{what} does not verify") from None
+        return False
+    return True
 
 
 def attestation_to_canonical(attestation: Attestation) -> dict[str, Any]:
