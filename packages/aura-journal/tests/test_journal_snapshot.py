@@ -240,7 +240,9 @@ def test_collected_facts_stay_collected():
         journal.add(fact)
     snapshot = snapshot_of(journal)
     journal.add(snapshot)
+    assert len(journal.query("flow.charge")) == 5
     journal.collect_garbage(snapshot.cid)
+    assert journal.query("flow.charge") == []
     assert all(journal.is_tombstoned(fact.cid) for fact in facts)
     assert not journal.add(facts[0])  # a re-sent collected fact is recognised, not re-added
     report = journal.ingest_many([fact.encode() for fact in facts])
