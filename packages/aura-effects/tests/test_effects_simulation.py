@@ -54,6 +54,17 @@ def test_same_seed_same_trace_hash_different_seed_differs() -> None:
     assert hashes[0] != hashes[2]
 
 
+def test_trace_hash_does_not_depend_on_keeping_events() -> None:
+    """The hot-path encoders must write exactly the bytes the generic one writes."""
+    plan = FaultPlan(latency_s=0.01, jitter_s=0.05, drop_rate=0.2, duplicate_rate=0.2)
+    runs = []
+    for keep in (True, False):
+        sim = pair(3, plan, count=50, keep=keep)
+        sim.run_until_idle()
+        runs.append(sim.trace_hash())
+    assert runs[0] == runs[1]
+
+
 def test_drop_fault() -> None:
     sim = pair(faults=FaultPlan(drop_rate=1.0))
     sim.run_until_idle()

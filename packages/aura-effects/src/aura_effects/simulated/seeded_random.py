@@ -17,6 +17,7 @@ __all__ = ["SeededRandom"]
 
 _BLOCK = 4096
 _SEED_CONTEXT = "AURA_SIM_SEEDED_RANDOM_V1"
+_TWO_POW_MINUS_53 = 1.0 / (1 << 53)
 
 
 def _seed_bytes(seed: int | bytes) -> bytes:
@@ -49,6 +50,10 @@ class SeededRandom:
         return SeededRandom(blake3.blake3(self._seed + b"\x00fork\x00" + label.encode()).digest())
 
     def random_bytes(self, n: int) -> bytes:
+        used = self._used
+        if n.__class__ is int and 0 <= n <= len(self._buffer) - used:  # fast path: one slice
+            self._used = used + n
+            return self._buffer[used : used + n]
         check_byte_count(n)
         out = bytearray()
         while len(out) < n:
@@ -62,11 +67,15 @@ class SeededRandom:
         return bytes(out)
 
     def random_u64(self) -> int:
+        used = self._used
+        if used + 8 <= len(self._buffer):  # fast path: the simulator draws these per message
+            self._used = used + 8
+            return int.from_bytes(self._buffer[used : used + 8], "big")
         return int.from_bytes(self.random_bytes(8), "big")
 
     def uniform(self) -> float:
         """A float in ``[0, 1)`` with 53 random bits."""
-        return (self.random_u64() >> 11) / float(1 << 53)
+        return (self.random_u64() >> 11) * _TWO_POW_MINUS_53
 
     def below(self, n: int) -> int:
         """An unbiased integer in ``0..n-1``."""

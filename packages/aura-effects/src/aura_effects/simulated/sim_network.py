@@ -12,6 +12,7 @@ partition starts or a node crashes is lost, as on a real network.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import attrs
 
@@ -19,14 +20,13 @@ from aura_core.effects import Incoming
 from aura_core.errors import InvalidInput, NotFound
 from aura_effects.simulated.event_log import EventKind, EventLog
 from aura_effects.simulated.seeded_random import SeededRandom
-from aura_effects.simulated.virtual_time import Scheduler, seconds_to_us
+from aura_effects.simulated.virtual_time import Scheduler
 
 __all__ = ["FaultHook", "FaultPlan", "InFlight", "SimulatedNetwork"]
 
 
-@attrs.frozen
-class InFlight:
-    """A message between send and delivery."""
+class InFlight(NamedTuple):
+    """A message between send and delivery (a named tuple: built once per message, so cheap)."""
 
     message_id: int
     source: str
@@ -34,6 +34,8 @@ class InFlight:
     payload: bytes
     sent_us: int
 
+
+_UNIT = 1.0 / (1 << 53)
 
 FaultHook = Callable[[InFlight, SeededRandom], Sequence[int]]
 """Decides a message's fate: delays in microseconds, one per delivered copy."""
@@ -69,16 +71,20 @@ class FaultPlan:
     delay_s: float = attrs.field(default=0.5, validator=_check_seconds)
 
     def __call__(self, message: InFlight, rng: SeededRandom) -> list[int]:
-        if rng.chance(self.drop_rate):
+        # rng.chance() inlined: this runs once per simulated message
+        draw = rng.random_u64
+        if self.drop_rate and (draw() >> 11) * _UNIT < self.drop_rate:
             return []
-        copies = 2 if rng.chance(self.duplicate_rate) else 1
+        copies = 2 if self.duplicate_rate and (draw() >> 11) * _UNIT < self.duplicate_rate else 1
+        latency = round(self.latency_s * 1_000_000)
+        jitter = round(self.jitter_s * 1_000_000)
         delays = []
         for _ in range(copies):
-            delay = seconds_to_us(self.latency_s)
-            if self.jitter_s > 0:
-                delay += rng.below(seconds_to_us(self.jitter_s) + 1)
-            if rng.chance(self.delay_rate):
-                delay += seconds_to_us(self.delay_s)
+            delay = latency
+            if jitter:
+                delay += rng.below(jitter + 1)
+            if self.delay_rate and (draw() >> 11) * _UNIT < self.delay_rate:
+                delay += round(self.delay_s * 1_000_000)
             delays.append(delay)
         return delays
 
@@ -138,17 +144,17 @@ class SimulatedNetwork:
                 if x != y:
                     self._blocked.add((x, y))
                     self._blocked.add((y, x))
-        self._log.record(self._scheduler.now_us, EventKind.PARTITION, ",".join(a), ",".join(b))
+        self._log.record(self._scheduler._now, EventKind.PARTITION, ",".join(a), ",".join(b))
 
     def block(self, source: str, destination: str) -> None:
         """Cut one direction of one link."""
         self._blocked.add((source, destination))
-        self._log.record(self._scheduler.now_us, EventKind.PARTITION, source, destination)
+        self._log.record(self._scheduler._now, EventKind.PARTITION, source, destination)
 
     def heal(self) -> None:
         """Restore every link."""
         self._blocked.clear()
-        self._log.record(self._scheduler.now_us, EventKind.HEAL)
+        self._log.record(self._scheduler._now, EventKind.HEAL)
 
     def is_blocked(self, source: str, destination: str) -> bool:
         return (source, destination) in self._blocked
@@ -158,11 +164,11 @@ class SimulatedNetwork:
         """Hand a message to the network; returns its id. Never raises for unreachable peers."""
         if type(payload) is not bytes:
             raise InvalidInput(f"simulated payloads are bytes, got {type(payload).__name__}")
-        now = self._scheduler.now_us
+        now = self._scheduler._now
         self._next_id += 1
         message = InFlight(self._next_id, source, destination, payload, now)
         log = self._log
-        log.record(now, EventKind.SEND, message.message_id, source, destination, payload)
+        log.record_send(now, message.message_id, source, destination, payload)
         if destination not in self._endpoints or (source, destination) in self._blocked:
             self._drop(message, "unreachable")
             return message.message_id
@@ -172,13 +178,14 @@ class SimulatedNetwork:
             return message.message_id
         if len(delays) > 1:
             log.record(now, EventKind.DUPLICATE, message.message_id, len(delays))
+        post = self._scheduler.post
         for delay in delays:
-            self._scheduler.call_later(delay, self._arrive, message)
+            post(now + delay, self._arrive, message)
         return message.message_id
 
     def _drop(self, message: InFlight, reason: str) -> None:
         self.dropped += 1
-        self._log.record(self._scheduler.now_us, EventKind.DROP, message.message_id, reason)
+        self._log.record(self._scheduler._now, EventKind.DROP, message.message_id, reason)
 
     def _arrive(self, message: InFlight) -> None:
         destination = message.destination
@@ -189,5 +196,5 @@ class SimulatedNetwork:
             self._drop(message, "partitioned in flight")
             return
         self.delivered += 1
-        self._log.record(self._scheduler.now_us, EventKind.DELIVER, message.message_id)
+        self._log.record_deliver(self._scheduler._now, message.message_id)
         self._endpoints[destination](Incoming(message.source, message.payload))

@@ -13,6 +13,7 @@ Same seed, same factories, same calls -> same :meth:`Simulation.trace_hash`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
@@ -108,7 +109,7 @@ class Simulation:
         )
         node = _Node(name, factory, VirtualClock(self.scheduler), rng, storage)
         self._nodes[name] = node
-        self.network.attach(name, lambda message, node=node: self._deliver(node, message))
+        self.network.attach(name, functools.partial(self._deliver, node))
         self._start(node)
         assert node.protocol is not None
         return node.protocol
@@ -155,14 +156,14 @@ class Simulation:
             node.timer.cancel()
             node.timer = None
         self.network.set_down(name)
-        self.log.record(self.scheduler.now_us, EventKind.CRASH, name)
+        self.log.record(self.scheduler._now, EventKind.CRASH, name)
 
     def restart(self, name: str) -> SansIOProtocol:
         node = self._node(name)
         if node.protocol is not None:
             raise InvalidInput(f"simulated node {name!r} is running; crash it first")
-        self.log.record(self.scheduler.now_us, EventKind.RESTART, name)
-        self.network.attach(name, lambda message, node=node: self._deliver(node, message))
+        self.log.record(self.scheduler._now, EventKind.RESTART, name)
+        self.network.attach(name, functools.partial(self._deliver, node))
         self._start(node)
         assert node.protocol is not None
         return node.protocol
@@ -172,7 +173,7 @@ class Simulation:
         node = self._node(name)
         node.clock.set_skew(seconds)
         self.log.record(
-            self.scheduler.now_us, EventKind.SKEW, name, seconds_to_us(seconds) & (2**64 - 1)
+            self.scheduler._now, EventKind.SKEW, name, seconds_to_us(seconds) & (2**64 - 1)
         )
         self._rearm(node)
 
@@ -186,19 +187,17 @@ class Simulation:
     def local_now(self, name: str) -> float:
         """The node's clock in seconds (global virtual time plus its skew)."""
         node = self._node(name)
-        return (self.scheduler.now_us + node.clock._skew_us) / 1_000_000
+        return (self.scheduler._now + node.clock._skew_us) / 1_000_000
 
     def inject(self, destination: str, payload: bytes, *, source: str = "env") -> None:
         """Deliver a message from outside the cluster right now (bypasses faults)."""
         node = self._node(destination)
-        self.log.record(
-            self.scheduler.now_us, EventKind.NOTE, "inject", source, destination, payload
-        )
+        self.log.record(self.scheduler._now, EventKind.NOTE, "inject", source, destination, payload)
         self._deliver(node, Incoming(source, payload))
 
     def run(self, *, for_s: float | None = None, max_events: int | None = None) -> int:
         """Run for ``for_s`` virtual seconds (or until idle) or ``max_events``; returns events run."""
-        until = None if for_s is None else self.scheduler.now_us + seconds_to_us(for_s)
+        until = None if for_s is None else self.scheduler._now + seconds_to_us(for_s)
         return self.scheduler.run(until_us=until, max_events=max_events)
 
     def run_until_idle(self, *, max_events: int = 1_000_000) -> int:
@@ -213,8 +212,12 @@ class Simulation:
         protocol = node.protocol
         if protocol is None:
             return
-        now = (self.scheduler.now_us + node.clock._skew_us) / 1_000_000
-        self._emit(node, protocol.receive(message, now))
+        now = (self.scheduler._now + node.clock._skew_us) / 1_000_000
+        outputs = protocol.receive(message, now)
+        if outputs:
+            send, name = self.network.send, node.name
+            for out in outputs:
+                send(name, out.destination, out.payload)
         self._rearm(node)
 
     def _fire(self, node: _Node) -> None:
@@ -222,8 +225,8 @@ class Simulation:
         protocol = node.protocol
         if protocol is None:
             return
-        self.log.record(self.scheduler.now_us, EventKind.TIMER, node.name)
-        now = (self.scheduler.now_us + node.clock._skew_us) / 1_000_000
+        self.log.record_timer(self.scheduler._now, node.name)
+        now = (self.scheduler._now + node.clock._skew_us) / 1_000_000
         self._emit(node, protocol.on_timer(now))
         self._rearm(node)
 
@@ -245,7 +248,7 @@ class Simulation:
             return
         deadline = round(wanted * 1_000_000) - node.clock._skew_us
         if current is not None:
-            if current.deadline_us == max(deadline, self.scheduler.now_us):
+            if current.deadline_us == max(deadline, self.scheduler._now):
                 return
             current.cancel()
         node.timer = self.scheduler.call_at(deadline, self._fire, node)

@@ -47,6 +47,9 @@ class TimerHandle:
         self.cancelled = True
 
 
+_NEVER_CANCELLED = TimerHandle(0)
+
+
 class Scheduler:
     """A heap of ``(deadline, sequence)``-ordered callbacks over virtual microseconds."""
 
@@ -72,6 +75,16 @@ class Scheduler:
         if self._on_schedule is not None:
             self._on_schedule()
         return handle
+
+    def post(self, deadline_us: int, callback: Callable[..., Any], *args: Any) -> None:
+        """Like :meth:`call_at` for events that are never cancelled (the cheap path for messages)."""
+        self._sequence += 1
+        heapq.heappush(
+            self._heap,
+            (max(deadline_us, self._now), self._sequence, _NEVER_CANCELLED, callback, args),
+        )
+        if self._on_schedule is not None:
+            self._on_schedule()
 
     def call_later(self, delay_us: int, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         return self.call_at(self._now + max(0, int(delay_us)), callback, *args)
@@ -102,19 +115,25 @@ class Scheduler:
         Time ends at ``until_us`` when given (even if the heap emptied earlier).
         Returns the number of events run.
         """
+        heap = self._heap
+        pop = heapq.heappop
+        budget = -1 if max_events is None else max_events
+        limit = until_us
         ran = 0
-        while max_events is None or ran < max_events:
-            deadline = self.next_deadline()
-            if deadline is None or (until_us is not None and deadline > until_us):
+        while ran != budget and heap:
+            entry = heap[0]
+            if entry[2].cancelled:
+                pop(heap)
+                continue
+            if limit is not None and entry[0] > limit:
                 break
-            self.step()
+            pop(heap)
+            self._now = entry[0]
+            self.events_run += 1
             ran += 1
-        if (
-            until_us is not None
-            and until_us > self._now
-            and (max_events is None or ran < max_events)
-        ):
-            self._now = until_us
+            entry[3](*entry[4])
+        if limit is not None and limit > self._now and ran != budget:
+            self._now = limit
         return ran
 
     def advance(self, seconds: float) -> int:
