@@ -5,7 +5,7 @@ laws, the canonical DAG-CBOR codec with content ids, hashing/KDF/DKD, and
 threshold cryptography (``aura_core.crypto``). Pure code: no OS access.
 """
 
-from aura_core import crypto, dag_cbor
+from aura_core import crypto, dag_cbor, effects
 from aura_core.content_id import CID, content_id, content_id_of_bytes, verify_content_id
 from aura_core.effect_context import EffectContext, ExecutionMode
 from aura_core.errors import (
@@ -111,6 +111,7 @@ __all__ = [
     "crypto",
     "dag_cbor",
     "derive_context_key",
+    "effects",
     "hash_bytes",
     "hash_canonical",
     "kdf",
