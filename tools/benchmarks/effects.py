@@ -83,15 +83,15 @@ async def _noise_figures(quick: bool) -> dict[str, float]:
                 await channel.recv()
             handshakes.append(time.perf_counter() - begin)
     message = os.urandom(1024)
-    async with net.listen("tcp://127.0.0.1:0", server, sink) as listener:
-        async with net.connect(
-            listener.address, client, remote_static=channel_public_key(server)
-        ) as channel:
-            begin = time.perf_counter()
-            for _ in range(total):
-                await channel.send(message)
-            assert await channel.recv() == b"done"
-            elapsed = time.perf_counter() - begin
+    async with (
+        net.listen("tcp://127.0.0.1:0", server, sink) as listener,
+        net.connect(listener.address, client, remote_static=channel_public_key(server)) as channel,
+    ):
+        begin = time.perf_counter()
+        for _ in range(total):
+            await channel.send(message)
+        assert await channel.recv() == b"done"
+        elapsed = time.perf_counter() - begin
     return {
         "noise_tcp_msgs_per_s": round(total / elapsed),
         "noise_handshake_ms": round(statistics.median(handshakes) * 1000, 2),

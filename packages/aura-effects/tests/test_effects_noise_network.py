@@ -13,7 +13,13 @@ import pytest
 
 from aura_core.effects import ChannelKeys, NetworkEffects, SecureChannel
 from aura_core.errors import InvalidInput, TransportError
-from aura_effects import ChannelClosed, NoiseNetwork, channel_public_key, parse_address
+from aura_effects import (
+    ChannelClosed,
+    NoiseNetwork,
+    WebSocketPipe,
+    channel_public_key,
+    parse_address,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -363,3 +369,65 @@ def test_address_forms() -> None:
     assert parse_address("tcp://[::1]:80").render() == "tcp://[::1]:80"
     assert parse_address("ws://relay.example:443").path == "/"
     assert parse_address("mem://a.b-c").render() == "mem://a.b-c"
+
+
+# ---------------------------------------------------------------- WebSocket framing rules
+
+
+@asynccontextmanager
+async def websocket_server_pipe(outcome: list[object]) -> AsyncIterator[int]:
+    """A bare WebSocketPipe server that records what its first receive produced."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            try:
+                pipe = await WebSocketPipe.open_server(stream, "/aura", "ws://test-client")
+                outcome.append(await pipe.receive_message())
+            except TransportError as exc:
+                outcome.append(exc)
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle, tg)
+        yield listener.extra(anyio.abc.SocketAttribute.local_port)
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    ("send", "expected"),
+    [
+        (lambda p: p.send_binary(b"noise message"), b"noise message"),
+        (lambda p: (p.send_ping(b"are you there"), p.send_binary(b"after ping")), b"after ping"),
+        (lambda p: p.send_text(b"text"), "only whole binary messages"),
+        (lambda p: p.send_binary(b"part", fin=False), "only whole binary messages"),
+        (lambda p: p.send_close(), "closed"),
+    ],
+    ids=["binary", "ping-then-binary", "text", "fragmented", "close"],
+)
+async def test_websocket_pipe_accepts_only_whole_binary_messages(send, expected) -> None:
+    outcome: list[object] = []
+    async with (
+        websocket_server_pipe(outcome) as port,
+        await anyio.connect_tcp("127.0.0.1", port) as stream,
+    ):
+        client = await WebSocketPipe.open_client(stream, f"ws://127.0.0.1:{port}/aura")
+        send(client._protocol)
+        await client._flush()
+        with anyio.fail_after(5):
+            while not outcome:
+                await anyio.sleep(0.01)
+    if isinstance(expected, bytes):
+        assert outcome == [expected]
+    else:
+        assert isinstance(outcome[0], TransportError) and expected in str(outcome[0])
+
+
+async def test_websocket_pipe_rejects_wrong_path() -> None:
+    outcome: list[object] = []
+    async with (
+        websocket_server_pipe(outcome) as port,
+        await anyio.connect_tcp("127.0.0.1", port) as stream,
+    ):
+        with pytest.raises(TransportError, match="handshake"):
+            await WebSocketPipe.open_client(stream, f"ws://127.0.0.1:{port}/elsewhere")
+    assert "unknown path" in str(outcome[0])

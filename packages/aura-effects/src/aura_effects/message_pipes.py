@@ -17,6 +17,7 @@ and :meth:`receive_batch` returns every message already buffered.
 
 from __future__ import annotations
 
+import abc
 import logging
 import struct
 from collections import deque
@@ -70,14 +71,15 @@ def _closed(detail: str) -> TransportError:
     return TransportError(f"connection closed {detail}")
 
 
-class _BufferedPipe:
+class _BufferedPipe(abc.ABC):
     """Shared receive side: a deque of whole messages refilled by ``_fill``."""
 
     def __init__(self) -> None:
         self._ready: deque[bytes] = deque()
 
+    @abc.abstractmethod
     async def _fill(self) -> None:
-        raise NotImplementedError
+        """Read from the transport once and queue every whole message it completed."""
 
     async def receive_message(self) -> bytes:
         while not self._ready:
