@@ -232,11 +232,9 @@ class NoiseChannel:
                 await self._pipe.send_messages(ciphertexts)
         except TransportError as exc:
             self._fail(exc)
-        except _TRANSPORT_ERRORS as exc:
+        except Exception as exc:  # nonce exhaustion or a transport quirk: fail this channel only
             self._fail(
-                TransportError(
-                    f"Noise encryption to {self._peer.address} failed: {type(exc).__name__}"
-                )
+                TransportError(f"writing to {self._peer.address} failed: {type(exc).__name__}")
             )
         finally:
             self._drained.set()
