@@ -17,6 +17,7 @@ from aura_effects.simulated import FaultPlan, Simulation
 GOALS = {
     "sqlite_append_facts_per_s": "batched (1000 facts per durable commit), synchronous=FULL",
     "sqlite_txn_us": "<= 250 (budget + 1 fact + outbox row, one fsynced commit)",
+    "disk_fsync_us": "context: one raw 512-byte write + fsync on the same disk (the floor under sqlite_txn_us)",
     "noise_tcp_msgs_per_s": ">= 40000 (1 KiB messages, one loopback connection)",
     "noise_handshake_ms": "IKpsk2 over loopback TCP, connect to first byte",
     "sim_events_per_s": ">= 100000",
@@ -50,9 +51,18 @@ def _sqlite_figures(quick: bool) -> dict[str, float]:
                 txn.enqueue_outbox("peer", envelope)
             samples.append(time.perf_counter() - begin)
         store.close()
+        fsyncs = []
+        with open(Path(directory) / "fsync.probe", "wb") as probe:
+            for _ in range(100 if quick else 500):
+                begin = time.perf_counter()
+                probe.write(b"x" * 512)
+                probe.flush()
+                os.fsync(probe.fileno())
+                fsyncs.append(time.perf_counter() - begin)
     return {
         "sqlite_append_facts_per_s": round(facts_per_s),
         "sqlite_txn_us": round(statistics.median(samples) * 1e6, 1),
+        "disk_fsync_us": round(statistics.median(fsyncs) * 1e6, 1),
     }
 
 
