@@ -266,17 +266,50 @@ class Journal:
             )
         new_tombstones = other._tombstones - self._tombstones
         facts, tombstones = self._facts, self._tombstones
-        # Decode every arriving body before changing anything: a fact type this
-        # journal's registry does not know makes the whole merge fail cleanly.
-        arriving = self._prepare(
-            (raw, fact)
-            for raw, fact in other._facts.items()
-            if raw not in facts and raw not in tombstones and raw not in new_tombstones
-        )
+        # Plan everything before changing anything: a fact type this journal's
+        # registry does not know makes the whole merge fail cleanly. Work goes
+        # type by type, reusing the other journal's grouping and order keys.
+        plan: list[
+            tuple[str, dict[bytes, Fact], list[tuple[Fact, Any]], list[tuple[bytes, bytes]]]
+        ] = []
+        for type_id, group in other._by_type.items():
+            fresh = {
+                raw: fact
+                for raw, fact in group.items()
+                if raw not in facts and raw not in tombstones and raw not in new_tombstones
+            }
+            if not fresh:
+                continue
+            self._registry.fact_type(type_id)
+            live_readers = any(self._views.get(name) for name in self.consumers_of(type_id))
+            bodies: list[tuple[Fact, Any]] = []
+            if live_readers or type_id == SNAPSHOT_TYPE_ID:
+                body = self._registry.body
+                bodies = [(fact, body(fact)) for fact in fresh.values()]
+            keys = [key for key in other._order_keys.get(type_id, ()) if key[1] in fresh]
+            plan.append((type_id, fresh, bodies, keys))
         if new_tombstones:
             self._tombstones |= new_tombstones
             self._drop(new_tombstones)
-        count = self._insert_many(arriving)
+        count = 0
+        for type_id, fresh, bodies, keys in plan:
+            count += len(fresh)
+            if type_id == SNAPSHOT_TYPE_ID:
+                for fact, fact_body in bodies:
+                    self._insert(fact.cid.raw, fact, fact_body)
+                continue
+            self._facts.update(fresh)
+            self._by_type.setdefault(type_id, {}).update(fresh)
+            self._order_keys.setdefault(type_id, []).extend(keys)
+            self._unsorted.add(type_id)
+            for name in self.consumers_of(type_id):
+                slot = self._views.get(name)
+                if slot is None:
+                    continue
+                add, covered = slot.view.add, slot.covered
+                for fact, fact_body in bodies:
+                    if fact.cid.raw not in covered:
+                        add(fact, fact_body)
         if other._frontier is not None:
             self.restrict(other._frontier)
         return count
