@@ -159,7 +159,7 @@ def test_decode_rejects_floats_in_the_envelope():
         Fact.decode(encode(value))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 @example(b"\xbf\xff")
 @example(b"\x9f\x01\xff")
@@ -170,7 +170,7 @@ def test_random_bytes_only_ever_raise_invalid_encoding(data):
         pass
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(position=st.integers(min_value=0), flip=st.integers(min_value=1, max_value=255))
 def test_mutated_fact_is_refused_or_fails_verification(position, flip):
     fact = signed(charge("mutate"))

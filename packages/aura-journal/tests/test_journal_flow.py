@@ -40,13 +40,13 @@ budgets = st.builds(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(budgets, budgets, budgets)
 def test_flow_budget_merge_is_a_semilattice(a, b, c):
     check_join_laws(a, b, c)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(budgets, budgets)
 def test_merge_takes_min_limit_and_the_later_spending(a, b):
     joined = a.join(b)
