@@ -112,6 +112,8 @@ class GuardedSender:
         """Guard, then durably commit ``request``; raises the guard's denial otherwise."""
         if not isinstance(request, SendRequest):
             raise InvalidInput(f"expected a SendRequest, got {type(request).__name__}")
+        if request.peer == self.authority:
+            raise InvalidInput("a node does not send to itself")
         try:
             membership = self.memberships.get(request.context)
         except ValidationError as exc:
