@@ -9,11 +9,12 @@ in the package rejects hostile input with one error type and a useful message.
 from __future__ import annotations
 
 import itertools
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from aura_core.crypto import SigningCommitments
-from aura_core.crypto.ed25519_group import deserialize_element
+from aura_core.crypto.ed25519_group import Element, deserialize_element
 from aura_core.errors import AuraError, InvalidEncoding
 
 U64_MAX = 2**64 - 1
@@ -93,19 +94,30 @@ def commitments_to_canonical(commitments: Iterable[SigningCommitments]) -> list[
     return [[c.identifier, bytes(c.hiding), bytes(c.binding)] for c in commitments]
 
 
+@functools.lru_cache(maxsize=8192)
+def _valid_element(raw: bytes) -> Element:
+    """Validate a point encoding once: gossip repeats the same commitments many times,
+    and the prime-order check costs a scalar multiplication. Failures are not cached."""
+    return deserialize_element(raw, name="point")
+
+
+def _element(value: object, what: str) -> Element:
+    raw = read_bytes(value, what, size=32)
+    try:
+        return _valid_element(raw)
+    except InvalidEncoding as exc:
+        raise InvalidEncoding(f"{what}: {exc.message}") from None
+
+
 def read_commitment(value: object, what: str) -> SigningCommitments:
     """``[identifier, hiding, binding]`` with both points valid prime-order encodings."""
     items = read_list(value, what, max_items=3)
     if len(items) != 3:
         raise InvalidEncoding(f"{what} must be [identifier, hiding, binding]")
     identifier = read_uint(items[0], f"{what} identifier", minimum=1, maximum=65535)
+    hiding = _element(items[1], f"{what} hiding")
+    binding = _element(items[2], f"{what} binding")
     try:
-        hiding = deserialize_element(
-            read_bytes(items[1], f"{what} hiding", size=32), name=f"{what} hiding"
-        )
-        binding = deserialize_element(
-            read_bytes(items[2], f"{what} binding", size=32), name=f"{what} binding"
-        )
         return SigningCommitments(identifier, hiding, binding)
     except InvalidEncoding:
         raise

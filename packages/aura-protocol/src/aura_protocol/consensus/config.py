@@ -13,7 +13,7 @@ import attrs
 
 from aura_core.errors import InvalidInput
 
-__all__ = ["ConsensusConfig"]
+__all__ = ["TIMER_SLACK_S", "ConsensusConfig"]
 
 
 def _seconds(_instance: object, attribute: attrs.Attribute, value: object) -> None:
@@ -60,3 +60,10 @@ class ConsensusConfig:
     """Undecided instances a witness tracks at once; new ones beyond it are refused."""
     max_decided: int = attrs.field(default=4096, validator=_count(1, 1 << 24))
     """Decided instances a witness keeps in memory to answer late messages."""
+
+
+TIMER_SLACK_S = 2e-6
+"""A timer is due this close to its deadline. Drivers keep time in integer
+ticks (the simulator in microseconds) and convert back to float seconds, which
+can land a hair before the deadline the core asked for; without the slack the
+core would see "not yet", ask for the same deadline, and be woken forever."""

@@ -26,7 +26,7 @@ from aura_core.errors import AuraError, InvalidEncoding, InvalidInput, ProtocolV
 from aura_protocol.consensus.aggregation import assemble_commit
 from aura_protocol.consensus.binding import ConsensusId, binding_rid, check_operation_bytes
 from aura_protocol.consensus.commit_fact import CommitFact
-from aura_protocol.consensus.config import ConsensusConfig
+from aura_protocol.consensus.config import TIMER_SLACK_S, ConsensusConfig
 from aura_protocol.consensus.events import (
     ConsensusEvent,
     Decided,
@@ -211,9 +211,9 @@ class Initiator:
                 proposal.deadline = proposal.retry_at = None
                 self._events.append(ProposalAbandoned(*proposal.key))
                 continue
-            if proposal.deadline is not None and now >= proposal.deadline:
+            if proposal.deadline is not None and now + TIMER_SLACK_S >= proposal.deadline:
                 out += self._fall_back(proposal, now, "timeout")
-            elif proposal.retry_at is not None and now >= proposal.retry_at:
+            elif proposal.retry_at is not None and now + TIMER_SLACK_S >= proposal.retry_at:
                 proposal.retry_interval = min(
                     proposal.retry_interval * 2, self._config.max_retry_interval_s
                 )

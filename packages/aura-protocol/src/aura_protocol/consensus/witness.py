@@ -46,7 +46,7 @@ from aura_core.errors import AuraError, InvalidEncoding, InvalidInput, ProtocolV
 from aura_protocol.consensus.aggregation import assemble_commit, sign_decision
 from aura_protocol.consensus.binding import ConsensusId, binding_rid, check_operation_bytes
 from aura_protocol.consensus.commit_fact import CommitFact
-from aura_protocol.consensus.config import ConsensusConfig
+from aura_protocol.consensus.config import TIMER_SLACK_S, ConsensusConfig
 from aura_protocol.consensus.equivocation import EquivocationProof
 from aura_protocol.consensus.events import (
     ConsensusEvent,
@@ -132,7 +132,6 @@ class _Instance:
         self.my_round = 0
         self.my_offer: SignedVote | None = None
         self.my_nonces: dict[tuple[int, ...], SigningNonces] = {}
-        self.led: dict[tuple[int, ...], PackageKey] = {}
         self.reoffer: set[tuple[int, ...]] = set()
 
     @property
@@ -188,6 +187,13 @@ class Witness:
             self._votes[record.instance] = record
         for fact in decided:
             self._remember_decision(fact)
+        for key in self._votes:
+            if key not in self._decided and key[1] == self._prestate_hash:
+                # An open vote survived a restart: resume the instance through the
+                # fallback at the first timer call, so the witness learns the outcome.
+                inst = self._instance(key, 0.0)
+                if inst is not None:
+                    inst.fallback_at = 0.0
 
     # ------------------------------------------------------------------ configuration
 
@@ -285,9 +291,13 @@ class Witness:
         for inst in list(self._instances.values()):
             if inst.key not in self._instances:
                 continue
-            if inst.fallback_at is not None and now >= inst.fallback_at:
+            if inst.fallback_at is not None and now + TIMER_SLACK_S >= inst.fallback_at:
                 out += self._enter_fallback(inst, now, "timeout")
-            if inst.key in self._instances and inst.gossip_at is not None and now >= inst.gossip_at:
+            if (
+                inst.key in self._instances
+                and inst.gossip_at is not None
+                and now + TIMER_SLACK_S >= inst.gossip_at
+            ):
                 out += self._advance(inst, now)
                 if inst.key in self._instances:
                     out += self._periodic_gossip(inst, now)
@@ -579,11 +589,17 @@ class Witness:
             if inst.my_rid is None:
                 self._vote_from_gossip(inst)
             if inst.my_rid is not None:
-                if (inst.my_offer is None or inst.reoffer) and inst.my_round < _MAX_ROUND:
-                    self._make_offers(inst)
+                for _ in range(4):  # offers enable leading, leading enables following
+                    self._retire(inst)
+                    progressed = False
+                    if (inst.my_offer is None or inst.reoffer) and inst.my_round < _MAX_ROUND:
+                        self._make_offers(inst)
+                        progressed = True
+                    progressed |= self._lead(inst)
+                    progressed |= self._follow(inst)
+                    if not progressed:
+                        break
                     created = True
-                created |= self._lead(inst)
-                created |= self._follow(inst)
         out = self._try_aggregate(inst, now)
         if inst.key not in self._instances:
             return out
@@ -619,7 +635,6 @@ class Witness:
                 continue
             nonces, commitments = commit(self._credentials.key_package, self._rng)
             inst.my_nonces[subset] = nonces
-            inst.led.pop(subset, None)
             offers.append(NonceOffer(subset, commitments))
         inst.reoffer.clear()
         inst.my_round += 1
@@ -639,47 +654,83 @@ class Witness:
         return signed.statement.offer_for(subset)
 
     def _package_is_dead(self, inst: _Instance, package: _Package) -> bool:
-        """Some member without a share has replaced the offer this package uses."""
+        """A member without a share has since replaced the offer the package uses.
+
+        That member can no longer sign it (its nonce is gone with the old
+        offer), so the package can never complete.
+        """
         for c in package.commitments:
             if c.identifier in package.shares:
                 continue
-            if self._current_offer(inst, c.identifier, package.participants) != c:
+            signed = (
+                inst.my_offer if c.identifier == self.identifier else inst.offers.get(c.identifier)
+            )
+            if signed is None:
+                continue
+            if signed.statement.offer_for(package.participants) != c:
                 return True
         return False
 
+    def _led_packages(self, inst: _Instance, subset: tuple[int, ...]) -> list[_Package]:
+        """The fallback packages of ``subset`` for our rid that its leader has signed."""
+        return [
+            p
+            for p in inst.packages.values()
+            if p.participants == subset and p.rid == inst.my_rid and subset[0] in p.shares
+        ]
+
+    def _retire(self, inst: _Instance) -> None:
+        """Re-offer for every subset whose current offer sits in a package that cannot complete.
+
+        Leaders never reuse an offer that appeared in a dead package (it may
+        already be spent), so its owner must replace it for the subset to
+        make progress.
+        """
+        if inst.my_offer is None:
+            return
+        for subset in self._my_subsets(inst):
+            mine = inst.my_offer.statement.offer_for(subset)
+            for package in self._led_packages(inst, subset):
+                if package.commitment_of(self.identifier) == mine and self._package_is_dead(
+                    inst, package
+                ):
+                    inst.reoffer.add(subset)
+                    break
+
     def _lead(self, inst: _Instance) -> bool:
-        """Fix and sign the package of every subset this witness leads, once all offers are in."""
+        """Fix and sign one package per own offer for each subset this witness leads.
+
+        Built only from every member's current same-rid offer, none of which
+        appeared in a dead package of the subset; signing spends our nonce,
+        so the next package of the subset needs a new offer of ours.
+        """
         me = self.identifier
         signed_any = False
         for subset in self._my_subsets(inst):
-            if subset[0] != me or any(i in self._excluded for i in subset):
+            if subset[0] != me or subset not in inst.my_nonces:
                 continue
+            if any(i in self._excluded for i in subset):
+                continue
+            retired = {
+                c
+                for p in self._led_packages(inst, subset)
+                if self._package_is_dead(inst, p)
+                for c in p.commitments
+            }
             commitments = []
             for member in subset:
                 offer = self._current_offer(inst, member, subset)
-                if offer is None:
+                if offer is None or offer in retired:
                     break
                 commitments.append(offer)
             else:
-                key = (inst.my_rid, tuple(commitments))
-                led = inst.led.get(subset)
-                if led == key:
-                    continue
-                if led is not None:
-                    package = inst.packages.get(led)
-                    if package is not None and not self._package_is_dead(inst, package):
-                        continue
-                nonces = inst.my_nonces.pop(subset, None)
-                if nonces is None:
-                    inst.reoffer.add(subset)  # our nonce went into a package that cannot complete
-                    continue
+                nonces = inst.my_nonces.pop(subset)
                 self._sign_package(inst, nonces, tuple(commitments))
-                inst.led[subset] = key  # type: ignore[assignment]
                 signed_any = True
         return signed_any
 
     def _follow(self, inst: _Instance) -> bool:
-        """Sign the packages our subset leaders fixed, with our current offer for that subset."""
+        """Sign the live packages our subset leaders fixed around our current offer."""
         me = self.identifier
         signed_any = False
         for package in list(inst.packages.values()):
@@ -688,15 +739,14 @@ class Witness:
             subset = package.participants
             if me not in subset or subset[0] == me or subset[0] not in package.shares:
                 continue
-            if any(i in self._excluded for i in subset):
+            if subset not in inst.my_nonces or any(i in self._excluded for i in subset):
                 continue
             mine = package.commitment_of(me)
             if mine is None or self._current_offer(inst, me, subset) != mine:
                 continue
-            nonces = inst.my_nonces.pop(subset, None)
-            if nonces is None:
+            if self._package_is_dead(inst, package):
                 continue
-            self._sign_package(inst, nonces, package.commitments)
+            self._sign_package(inst, inst.my_nonces.pop(subset), package.commitments)
             signed_any = True
         return signed_any
 
@@ -787,9 +837,14 @@ class Witness:
             if witness not in self._excluded:
                 add(signed)
         for package in inst.packages.values():
-            if package.rid in inst.operations and not self._package_is_dead(inst, package):
+            if package.rid not in inst.operations:
+                continue
+            if not self._package_is_dead(inst, package):
                 for signed in package.shares.values():
                     add(signed)
+            else:
+                # A dead package's leader share is what tells its members to re-offer.
+                add(package.shares.get(package.participants[0]))
         operations = list(inst.operations.values())
         if inst.my_rid is not None:
             mine = inst.operations[inst.my_rid]
