@@ -59,6 +59,7 @@ from aura_protocol.consensus.witness_set import (
     WitnessCredentials,
     WitnessInfo,
     WitnessSet,
+    witness_group_from_dealer,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "CommitNotice",
     "CommitOffer",
     "CommitRequest",
+    "ConflictingDecision",
     "ConsensusConfig",
     "ConsensusEvent",
     "ConsensusId",
@@ -112,4 +114,5 @@ __all__ = [
     "operation_hash",
     "sign_decision",
     "signing_package",
+    "witness_group_from_dealer",
 ]

@@ -8,8 +8,8 @@ in the package rejects hostile input with one error type and a useful message.
 
 from __future__ import annotations
 
-import itertools
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 

@@ -30,12 +30,11 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from aura_core.crypto import key_package_from_secret_share, trusted_dealer_keygen
 from aura_core.errors import CryptoError
 from aura_core.hashing import tagged_hash
 from aura_core.identifiers import AuthorityId
 from aura_effects.simulated import FaultPlan, NodeEnvironment, Scheduler, SeededRandom, Simulation
-from aura_protocol.consensus.binding import ConsensusId, encode_operation, operation_hash
+from aura_protocol.consensus.binding import ConsensusId, encode_operation
 from aura_protocol.consensus.byzantine_witness import EquivocatingWitness
 from aura_protocol.consensus.commit_fact import CommitFact
 from aura_protocol.consensus.config import ConsensusConfig
@@ -53,7 +52,11 @@ from aura_protocol.consensus.sim_nodes import (
     stored_decisions,
     stored_votes,
 )
-from aura_protocol.consensus.witness_set import WitnessCredentials, WitnessInfo, WitnessSet
+from aura_protocol.consensus.witness_set import (
+    WitnessCredentials,
+    WitnessSet,
+    witness_group_from_dealer,
+)
 
 __all__ = [
     "SHAPES",
@@ -243,15 +246,10 @@ class _Recorder:
             self.fallbacks += 1
 
 
-def _credentials(scenario: Scenario) -> tuple[list[WitnessCredentials], WitnessSet]:
-    rng = SeededRandom(scenario.seed).fork("keys")
-    shares, public = trusted_dealer_keygen(scenario.n, scenario.t, rng)
-    creds = [
-        WitnessCredentials(key_package_from_secret_share(share), rng.random_bytes(32))
-        for share in shares
-    ]
-    members = [WitnessInfo(c.identifier, f"w{c.identifier}", c.vote_key) for c in creds]
-    return creds, WitnessSet(members, public)
+def _credentials(scenario: Scenario) -> tuple[tuple[WitnessCredentials, ...], WitnessSet]:
+    return witness_group_from_dealer(
+        scenario.n, scenario.t, SeededRandom(scenario.seed).fork("keys")
+    )
 
 
 def _prestate(seed: int, label: bytes) -> bytes:

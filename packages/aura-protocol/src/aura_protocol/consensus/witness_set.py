@@ -20,10 +20,22 @@ from collections.abc import Iterable
 import attrs
 from nacl.signing import SigningKey
 
-from aura_core.crypto import KeyPackage, PublicKeyPackage
+from aura_core.crypto import (
+    KeyPackage,
+    PublicKeyPackage,
+    RandomSource,
+    key_package_from_secret_share,
+    trusted_dealer_keygen,
+)
 from aura_core.errors import InvalidInput
 
-__all__ = ["MAX_WITNESSES", "WitnessCredentials", "WitnessInfo", "WitnessSet"]
+__all__ = [
+    "MAX_WITNESSES",
+    "WitnessCredentials",
+    "WitnessInfo",
+    "WitnessSet",
+    "witness_group_from_dealer",
+]
 
 MAX_WITNESSES = 7
 """Largest witness set: the leaderless fallback keeps one nonce per t-subset (C(n-1, t-1))."""
@@ -164,3 +176,29 @@ class WitnessCredentials:
     def sign_vote(self, message: bytes) -> bytes:
         """A detached Ed25519 signature by the vote key."""
         return self._signing_key.sign(message).signature
+
+
+def witness_group_from_dealer(
+    size: int,
+    threshold: int,
+    rng: RandomSource,
+    *,
+    epoch: int = 0,
+    address_prefix: str = "w",
+) -> tuple[tuple[WitnessCredentials, ...], WitnessSet]:
+    """A fresh witness group: trusted-dealer FROST shares plus one vote key per witness.
+
+    Witness ``i`` gets identifier ``i`` and address ``f"{address_prefix}{i}"``.
+    For groups whose members must not trust a dealer, run the DKG
+    (:func:`aura_core.crypto.dkg_round1` ...) and build the set from its output.
+    """
+    shares, public = trusted_dealer_keygen(size, threshold, rng)
+    credentials = tuple(
+        WitnessCredentials(key_package_from_secret_share(share), rng.random_bytes(32))
+        for share in shares
+    )
+    members = [
+        WitnessInfo(c.identifier, f"{address_prefix}{c.identifier}", c.vote_key)
+        for c in credentials
+    ]
+    return credentials, WitnessSet(members, public, epoch)
