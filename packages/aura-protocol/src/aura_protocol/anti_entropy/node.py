@@ -40,6 +40,7 @@ from aura_protocol.anti_entropy.session import (
 __all__ = ["AntiEntropyConfig", "AntiEntropyNode", "PeerOutcome"]
 
 _SESSION_DOMAIN = "AURA_ANTI_ENTROPY_SESSION_V1"
+_TIMER_SLACK_S = 1e-6  # drivers round deadlines to microseconds
 _HISTORY = 256
 _FINISHED_MEMORY = 1024
 
@@ -162,9 +163,9 @@ class AntiEntropyNode:
 
     def on_timer(self, now: float) -> list[Outgoing]:
         for key, active in list(self._sessions.items()):
-            if active.deadline <= now:
+            if active.deadline <= now + _TIMER_SLACK_S:
                 self._close(key)
-        if self._next_sync is None or now < self._next_sync:
+        if self._next_sync is None or now + _TIMER_SLACK_S < self._next_sync:
             return []
         self._next_sync = now + self._config.interval_s
         peer = self._peers[self._turn % len(self._peers)]
