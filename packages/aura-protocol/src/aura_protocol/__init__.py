@@ -1,3 +1,5 @@
 """aura_protocol — protocol layer of the Aura library family."""
 
-__all__: list[str] = []
+from aura_protocol import channel, choreo, guards
+
+__all__: list[str] = ["channel", "choreo", "guards"]
