@@ -355,3 +355,14 @@ def test_a_crash_between_commit_and_send_loses_nothing_and_delivers_once(tmp_pat
     assert [d.duplicate for d in deliveries] == [False, True]
     assert [f for f in world.context_facts("bob", CTX) if f.type_id == "test.note"] == [note]
     storage.close()
+
+
+def test_the_public_api_is_exported() -> None:
+    import aura_protocol
+    from aura_protocol import channel, choreo, guards
+
+    for module in (guards, channel, choreo):
+        assert module.__all__ == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
+    assert {"guards", "channel", "choreo"} <= set(aura_protocol.__all__)
