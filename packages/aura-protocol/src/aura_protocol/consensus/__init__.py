@@ -34,6 +34,7 @@ from aura_protocol.consensus.events import (
 )
 from aura_protocol.consensus.initiator import Initiator
 from aura_protocol.consensus.journal_facts import (
+    ConflictingDecision,
     consensus_fact_types,
     fact_for_commit,
     fact_for_proof,

@@ -271,6 +271,8 @@ class Initiator:
             proposal.statements.setdefault(message.vote.signature, message.vote)
         if proposal.phase != "executing" or statement.witness not in _ids(proposal.package):
             return []
+        if statement.witness in proposal.shares:
+            return []  # a late or duplicated answer from a witness whose share is in
         if statement.rid != proposal.rid:
             return self._fall_back(
                 proposal, now, f"witness {statement.witness} is locked on another operation"

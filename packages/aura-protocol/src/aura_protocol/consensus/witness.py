@@ -86,6 +86,7 @@ PackageKey = tuple[bytes, tuple[SigningCommitments, ...]]
 
 _MAX_GOSSIP_BACKOFF = 8
 _MAX_ROUND = 1 << 20
+_MAX_REPLIES = 16
 
 
 class _Package:
@@ -133,6 +134,7 @@ class _Instance:
         self.my_offer: SignedVote | None = None
         self.my_nonces: dict[tuple[int, ...], SigningNonces] = {}
         self.reoffer: set[tuple[int, ...]] = set()
+        self.replies: dict[tuple[str, tuple[SigningCommitments, ...]], Outgoing] = {}
 
     @property
     def consensus_id(self) -> ConsensusId:
@@ -356,10 +358,15 @@ class Witness:
         self._learn_operation(inst, rid, message.operation)
         if inst.fallback_at is None and not inst.in_fallback:
             inst.fallback_at = now + self._config.fallback_timeout_s
+        answered = inst.replies.get((source, message.package))
+        if answered is not None:
+            return [answered]  # a duplicate Execute gets the same answer, not a new signature
         signed = self._fast_path_statement(inst, source, message)
         self._accept_own(inst, signed)
         reply = ExecuteReply(signed, self._pool.issue(source, 1))
         out = [self._send(source, reply)]
+        if len(inst.replies) < _MAX_REPLIES:
+            inst.replies[(source, message.package)] = out[0]
         if inst.in_fallback:
             out += self._advance(inst, now)
         return out
