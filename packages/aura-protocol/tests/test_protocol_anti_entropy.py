@@ -97,6 +97,40 @@ def test_range_fingerprint_equals_the_fingerprint_of_the_range_computed_directly
     assert FingerprintIndex(ids).digest() == index.digest()
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sets(st.binary(min_size=1, max_size=4), max_size=40), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 200)), min_size=1, max_size=8),
+)
+def test_fingerprints_stay_exact_while_ids_keep_arriving(batches, spans):
+    """Ids added after the sums were built (the recent layer) are counted like the rest."""
+    index = FingerprintIndex()
+    held: set[bytes] = set()
+    for batch in batches:
+        if len(batch) % 2:
+            index.add_many(batch)
+        else:
+            for item in batch:
+                index.add(item)
+        held |= batch
+        ordered = sorted(held)
+        for a, b in spans:
+            start, stop = sorted((min(a, len(ordered)), min(b, len(ordered))))
+            inside = ordered[start:stop]
+            expected = fingerprint_of(sum(map(_item_value, inside)), len(inside))
+            assert index.fingerprint(start, stop) == expected
+        assert index.digest() == FingerprintIndex(held).digest()
+
+
+def test_many_arrivals_fold_into_the_base():
+    index = FingerprintIndex(bytes([1, n]) for n in range(200))
+    index.digest()
+    for n in range(1500):
+        index.add(bytes([2]) + n.to_bytes(2, "big"))
+    ordered = sorted(index)
+    assert index.fingerprint(10, 900) == fingerprint_of(sum(map(_item_value, ordered[10:900])), 890)
+
+
 @given(st.binary(max_size=6), st.binary(min_size=1, max_size=6))
 @example(b"ab", b"abc")
 @example(b"", b"\x00")

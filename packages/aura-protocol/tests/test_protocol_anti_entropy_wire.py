@@ -73,6 +73,68 @@ def test_messages_round_trip_through_their_canonical_encoding(message):
     assert encode_sync_message(decode_sync_message(data)) == data
 
 
+def generic_form(message: RangesMessage) -> dict:
+    """The message as a plain value, for the reference encoder."""
+    entries = []
+    for entry in message.ranges:
+        if isinstance(entry, SkipRange):
+            entries.append([entry.upper, 0])
+        elif isinstance(entry, FingerprintRange):
+            entries.append([entry.upper, 1, entry.fingerprint])
+        elif isinstance(entry, IdListRange):
+            entries.append([entry.upper, 2, list(entry.ids)])
+        else:
+            entries.append([entry.upper, 3, entry.bits])
+    return {
+        "t": "ranges",
+        "s": message.session,
+        "n": message.round,
+        "p": message.pushed,
+        "r": entries,
+    }
+
+
+bounds = st.one_of(st.none(), st.binary(min_size=1, max_size=64))
+range_values = st.one_of(
+    st.builds(SkipRange, bounds),
+    st.builds(FingerprintRange, bounds, st.binary(min_size=16, max_size=16)),
+    st.builds(IdListRange, bounds, st.lists(st.binary(min_size=1, max_size=64), max_size=30)),
+    st.builds(NeedRange, bounds, st.binary(min_size=1, max_size=200)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 128),
+    st.integers(0, 2**63 - 1),
+    st.lists(range_values, max_size=40),
+)
+def test_direct_ranges_encoding_equals_the_reference_encoder(round_number, pushed, entries):
+    message = RangesMessage(SESSION, round_number, pushed, entries)
+    assert encode_sync_message(message) == encode(generic_form(message))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        RangesMessage(b"short", 0, 0, (SkipRange(None),)),
+        RangesMessage(SESSION, 129, 0, (SkipRange(None),)),
+        RangesMessage(SESSION, 0, -1, (SkipRange(None),)),
+        RangesMessage(SESSION, 0, 0, (SkipRange(b""),)),
+        RangesMessage(SESSION, 0, 0, (FingerprintRange(None, b"\x00" * 15),)),
+        RangesMessage(SESSION, 0, 0, (IdListRange(None, [b"x" * 65]),)),
+        RangesMessage(SESSION, 0, 0, (NeedRange(None, b""),)),
+        RangesMessage(SESSION, 0, 0, ("not a range",)),
+        EndMessage(SESSION, 0, -5),
+        FactsMessage(SESSION, ("not a fact",)),
+        FactsMessage(SESSION, (TransferredFact(CIDS[0], b""),)),
+    ],
+)
+def test_the_encoder_refuses_values_no_peer_would_accept(message):
+    with pytest.raises(InvalidInput):
+        encode_sync_message(message)
+
+
 def test_all_range_kinds_round_trip():
     message = RangesMessage(
         SESSION,

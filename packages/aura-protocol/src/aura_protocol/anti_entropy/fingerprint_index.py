@@ -90,14 +90,23 @@ class FingerprintIndex:
 
     Ids are compared as byte strings. ``None`` as a bound means "past every
     id"; the empty byte string is the lowest bound.
+
+    Sums come from two layers: prefix sums over the ids present at the last
+    rebuild, and prefix sums over the (few) ids added since. A range's sum is
+    one lookup in each, so facts arriving during a session do not force a
+    linear rebuild before the next fingerprint; the recent layer is folded
+    into the base once it grows past ``max(1024, n / 32)``.
     """
 
-    __slots__ = ("_ids", "_prefix", "_values")
+    __slots__ = ("_base", "_base_prefix", "_ids", "_recent", "_recent_prefix", "_values")
 
     def __init__(self, ids: Iterable[bytes] = ()) -> None:
         self._values: dict[bytes, int] = {}
         self._ids: list[bytes] = []
-        self._prefix: list[int] | None = None
+        self._base: list[bytes] = []
+        self._base_prefix: list[int] | None = None
+        self._recent: list[bytes] = []
+        self._recent_prefix: list[int] | None = [0]
         self.add_many(ids)
 
     def __len__(self) -> int:
@@ -116,7 +125,7 @@ class FingerprintIndex:
             return False
         self._values[item] = _item_value(item)
         insort(self._ids, item)
-        self._prefix = None
+        self._note_recent((item,))
         return True
 
     def add_many(self, items: Iterable[bytes]) -> int:
@@ -135,8 +144,19 @@ class FingerprintIndex:
         else:
             self._ids.extend(fresh)
             self._ids.sort()
-        self._prefix = None
+        self._note_recent(fresh)
         return len(fresh)
+
+    def _note_recent(self, items: Iterable[bytes]) -> None:
+        if self._base_prefix is None:
+            return  # nothing folded yet: the next read builds the base from everything
+        recent = self._recent
+        for item in items:
+            insort(recent, item)
+        if len(recent) > max(1024, len(self._ids) >> 5):
+            self._base_prefix = None  # fold on the next read
+        else:
+            self._recent_prefix = None
 
     # ------------------------------------------------------------------ ranges
 
@@ -155,10 +175,7 @@ class FingerprintIndex:
 
     def fingerprint(self, start: int, stop: int) -> bytes:
         """Fingerprint of the ids at sorted positions ``start .. stop-1``."""
-        prefix = self._prefix
-        if prefix is None:
-            prefix = self._rebuild()
-        return fingerprint_of(prefix[stop] - prefix[start], stop - start)
+        return fingerprint_of(self._sum(start, stop), stop - start)
 
     def split(self, start: int, stop: int, parts: int) -> list[tuple[int, bytes | None, bytes]]:
         """Cut positions ``start .. stop-1`` into ``parts`` near-equal runs.
@@ -167,9 +184,6 @@ class FingerprintIndex:
         shortest separator between the run's last id and the next run's first
         (``None`` for the final run: the caller knows its upper bound).
         """
-        prefix = self._prefix
-        if prefix is None:
-            prefix = self._rebuild()
         ids = self._ids
         count = stop - start
         out: list[tuple[int, bytes | None, bytes]] = []
@@ -180,7 +194,7 @@ class FingerprintIndex:
             else:
                 run_stop = start + count * part // parts
                 bound = separating_bound(ids[run_stop - 1], ids[run_stop])
-            total = prefix[run_stop] - prefix[run_start]
+            total = self._sum(run_start, run_stop)
             out.append((run_stop, bound, fingerprint_of(total, run_stop - run_start)))
             run_start = run_stop
         return out
@@ -189,8 +203,42 @@ class FingerprintIndex:
         """Fingerprint of the whole set."""
         return self.fingerprint(0, len(self._ids))
 
-    def _rebuild(self) -> list[int]:
+    def _sum(self, start: int, stop: int) -> int:
+        """Sum of item values at merged positions ``start .. stop-1`` (not reduced)."""
+        base_prefix = self._base_prefix
+        if base_prefix is None:
+            base_prefix = self._fold()
+        recent = self._recent
+        if not recent:
+            return base_prefix[stop] - base_prefix[start]
+        recent_prefix = self._recent_prefix
+        if recent_prefix is None:
+            values = self._values
+            recent_prefix = list(accumulate(map(values.__getitem__, recent), initial=0))
+            self._recent_prefix = recent_prefix
+        ids, base = self._ids, self._base
+        length = len(ids)
+        if start >= stop:
+            return 0
+        low = ids[start]
+        base_low, recent_low = bisect_left(base, low), bisect_left(recent, low)
+        if stop >= length:
+            base_high, recent_high = len(base), len(recent)
+        else:
+            high = ids[stop]
+            base_high, recent_high = bisect_left(base, high), bisect_left(recent, high)
+        return (
+            base_prefix[base_high]
+            - base_prefix[base_low]
+            + recent_prefix[recent_high]
+            - recent_prefix[recent_low]
+        )
+
+    def _fold(self) -> list[int]:
         values = self._values
-        prefix = list(accumulate(map(values.__getitem__, self._ids), initial=0))
-        self._prefix = prefix
+        self._base = list(self._ids)
+        prefix = list(accumulate(map(values.__getitem__, self._base), initial=0))
+        self._base_prefix = prefix
+        self._recent = []
+        self._recent_prefix = [0]
         return prefix

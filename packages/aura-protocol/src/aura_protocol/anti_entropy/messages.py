@@ -69,36 +69,30 @@ _MODE_ID_LIST = 2
 _MODE_NEED = 3
 
 
-def _check_upper(_instance: object, _attribute: attrs.Attribute, value: object) -> None:
-    if value is not None and (type(value) is not bytes or not 0 < len(value) <= MAX_ID_BYTES):
-        raise InvalidInput(f"a range bound must be None or 1..{MAX_ID_BYTES} bytes")
+# Range values are built by the hundred thousand per session, so they carry no
+# validators: the encoder checks every field it writes, the decoder every field it reads.
 
 
 @attrs.frozen
 class SkipRange:
     """Nothing to do below ``upper`` (since the previous bound)."""
 
-    upper: bytes | None = attrs.field(validator=_check_upper)
+    upper: bytes | None
 
 
 @attrs.frozen
 class FingerprintRange:
     """The sender's fingerprint of its ids in the range: compare, and split if different."""
 
-    upper: bytes | None = attrs.field(validator=_check_upper)
-    fingerprint: bytes = attrs.field()
-
-    @fingerprint.validator
-    def _check(self, _attribute: attrs.Attribute, value: object) -> None:
-        if type(value) is not bytes or len(value) != FINGERPRINT_SIZE:
-            raise InvalidInput(f"a range fingerprint must be {FINGERPRINT_SIZE} bytes")
+    upper: bytes | None
+    fingerprint: bytes
 
 
 @attrs.frozen
 class IdListRange:
     """Every id the sender holds in the range, ascending: the receiver works out the difference."""
 
-    upper: bytes | None = attrs.field(validator=_check_upper)
+    upper: bytes | None
     ids: tuple[bytes, ...] = attrs.field(converter=tuple)
 
 
@@ -106,8 +100,8 @@ class IdListRange:
 class NeedRange:
     """Answer to an id list: bit ``i`` (LSB first) set means "send me the i-th id you listed"."""
 
-    upper: bytes | None = attrs.field(validator=_check_upper)
-    bits: bytes = attrs.field()
+    upper: bytes | None
+    bits: bytes
 
 
 Range = SkipRange | FingerprintRange | IdListRange | NeedRange
@@ -180,32 +174,108 @@ def encoded_range_size(entry: Range) -> int:
 # --------------------------------------------------------------------------- encoding
 
 
-def _range_to_wire(entry: Range) -> list[Any]:
+def _head(major: int, value: int) -> bytes:
+    if value < 24:
+        return bytes((major | value,))
+    if value < 0x100:
+        return bytes((major | 24, value))
+    if value < 0x10000:
+        return bytes((major | 25,)) + value.to_bytes(2, "big")
+    if value < 0x100000000:
+        return bytes((major | 26,)) + value.to_bytes(4, "big")
+    return bytes((major | 27,)) + value.to_bytes(8, "big")
+
+
+def _id_item(value: object, what: str) -> bytes:
+    if type(value) is not bytes or not 0 < len(value) <= MAX_ID_BYTES:
+        raise InvalidInput(f"{what} must be 1..{MAX_ID_BYTES} bytes")
+    return _head(0x40, len(value)) + value
+
+
+_NULL = b"\xf6"
+_FINGERPRINT_HEAD = bytes((0x40 | FINGERPRINT_SIZE,))
+
+
+def _range_item(entry: Range) -> bytes:
+    """One range as a CBOR array ``[upper, mode(, payload)]``, fields checked."""
+    upper = entry.upper
+    head = _NULL if upper is None else _id_item(upper, "a range bound")
     kind = type(entry)
     if kind is SkipRange:
-        return [entry.upper, _MODE_SKIP]
+        return b"\x82" + head + b"\x00"
     if kind is FingerprintRange:
-        return [entry.upper, _MODE_FINGERPRINT, entry.fingerprint]
+        fingerprint = entry.fingerprint
+        if type(fingerprint) is not bytes or len(fingerprint) != FINGERPRINT_SIZE:
+            raise InvalidInput(f"a range fingerprint must be {FINGERPRINT_SIZE} bytes")
+        return b"\x83" + head + b"\x01" + _FINGERPRINT_HEAD + fingerprint
     if kind is IdListRange:
-        return [entry.upper, _MODE_ID_LIST, list(entry.ids)]
+        ids = entry.ids
+        if len(ids) > MAX_IDS_PER_RANGE:
+            raise InvalidInput(f"an id list holds at most {MAX_IDS_PER_RANGE} ids")
+        items = b"".join(_id_item(item, "a listed id") for item in ids)
+        return b"\x83" + head + b"\x02" + _head(0x80, len(ids)) + items
     if kind is NeedRange:
-        return [entry.upper, _MODE_NEED, entry.bits]
+        bits = entry.bits
+        if type(bits) is not bytes or not bits:
+            raise InvalidInput("need bits must be non-empty bytes")
+        return b"\x83" + head + b"\x03" + _head(0x40, len(bits)) + bits
     raise InvalidInput(f"not a range: {kind.__name__}")
+
+
+def _header_fields(message: RangesMessage | EndMessage) -> tuple[bytes, bytes, bytes]:
+    if type(message.session) is not bytes or len(message.session) != SESSION_ID_SIZE:
+        raise InvalidInput(f"session id must be {SESSION_ID_SIZE} bytes")
+    if type(message.round) is not int or not 0 <= message.round <= MAX_ROUNDS:
+        raise InvalidInput(f"round must be an int in 0..{MAX_ROUNDS}")
+    if type(message.pushed) is not int or not 0 <= message.pushed <= _U63:
+        raise InvalidInput("pushed must be a non-negative int")
+    return (
+        _head(0x00, message.round),
+        _head(0x00, message.pushed),
+        _head(0x40, SESSION_ID_SIZE) + message.session,
+    )
+
+
+def _encode_ranges(message: RangesMessage) -> bytes:
+    """The canonical encoding written directly: keys "n" "p" "r" "s" "t" in canonical order."""
+    round_item, pushed_item, session_item = _header_fields(message)
+    ranges = message.ranges
+    return b"".join(
+        (
+            b"\xa5\x61n",
+            round_item,
+            b"\x61p",
+            pushed_item,
+            b"\x61r",
+            _head(0x80, len(ranges)),
+            *map(_range_item, ranges),
+            b"\x61s",
+            session_item,
+            b"\x61t\x66ranges",
+        )
+    )
 
 
 def encode_sync_message(message: SyncMessage) -> bytes:
     """Canonical DAG-CBOR of a session message."""
     if isinstance(message, RangesMessage):
+        return _encode_ranges(message)
+    if isinstance(message, EndMessage):
+        _header_fields(message)
         value: dict[str, Any] = {
-            "t": "ranges",
+            "t": "end",
             "s": message.session,
             "n": message.round,
             "p": message.pushed,
-            "r": [_range_to_wire(entry) for entry in message.ranges],
         }
-    elif isinstance(message, EndMessage):
-        value = {"t": "end", "s": message.session, "n": message.round, "p": message.pushed}
     elif isinstance(message, FactsMessage):
+        if type(message.session) is not bytes or len(message.session) != SESSION_ID_SIZE:
+            raise InvalidInput(f"session id must be {SESSION_ID_SIZE} bytes")
+        for fact in message.facts:
+            if not isinstance(fact, TransferredFact) or not isinstance(fact.cid, CID):
+                raise InvalidInput("a facts message carries TransferredFact values")
+            if type(fact.data) is not bytes or not 0 < len(fact.data) <= MAX_FACT_BYTES:
+                raise InvalidInput(f"a transferred fact is 1..{MAX_FACT_BYTES} bytes")
         value = {
             "t": "facts",
             "s": message.session,
