@@ -7,6 +7,9 @@ one coupled fact and the outbox row, in one SQLite transaction with
 same send on in-memory storage (the work without the fsync) and
 ``guard_commit_floor_us`` a bare transaction with the same writes (the fsync
 floor of this disk right now), so the figure can be read on a loaded machine.
+
+The anti-entropy (``anti_entropy_*``) and AMP (``amp_*``) figures, and exactly
+what they count, are described in ``_sync_and_messaging.py``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from aura_protocol.guards import (
     GuardStack,
     SendRequest,
 )
+from benchmarks import _sync_and_messaging
 
 GOALS = {
     "guard_chain_send_us": "<= 500 (capability + charge + receipt + 1 fact + outbox, one fsynced SQLite commit)",
@@ -186,5 +190,22 @@ def _guard_chain_figures(quick: bool) -> dict[str, float]:
     }
 
 
+GOALS.update(_sync_and_messaging.GOALS)
+
+
+def _anti_entropy_figures(quick: bool) -> dict[str, float]:
+    """Reconciliation bytes and time at 100k facts (see ``_sync_and_messaging``)."""
+    return _sync_and_messaging.anti_entropy_figures(quick)
+
+
+def _amp_figures(quick: bool) -> dict[str, float]:
+    """AMP seal/open and the endpoint round trip (see ``_sync_and_messaging``)."""
+    return _sync_and_messaging.amp_figures(quick)
+
+
 def run(quick: bool) -> dict[str, float]:
-    return _guard_chain_figures(quick)
+    return {
+        **_guard_chain_figures(quick),
+        **_anti_entropy_figures(quick),
+        **_amp_figures(quick),
+    }
