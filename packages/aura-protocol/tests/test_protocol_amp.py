@@ -450,3 +450,15 @@ def test_data_frame_wire_form_is_the_canonical_encoding():
         decode_frame(encode_frame(make_ack(b"\x01" * 32, CONTEXT, CHANNEL, 1, BOB, ALICE, 0, ()))),
         AckFrame,
     )
+
+
+def test_exports_exist_and_are_public():
+    import aura_protocol
+    import aura_protocol.amp as amp
+
+    assert aura_protocol.amp is amp and "amp" in aura_protocol.__all__
+    assert len(amp.__all__) == len(set(amp.__all__))
+    for name in amp.__all__:
+        assert hasattr(amp, name) and not name.startswith("_"), name
+    for name in ("AmpEndpoint", "ChannelKeyring", "ReceivingChain", "MessageDelivered"):
+        assert name in amp.__all__

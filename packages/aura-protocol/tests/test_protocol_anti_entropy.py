@@ -311,3 +311,15 @@ def test_mapping_store_indexes_facts_added_behind_its_back():
     assert store.fetch(POOL_CIDS[4].raw) == POOL[4]
     with pytest.raises(InvalidInput):
         MappingFactStore({"not a cid": b"x"})
+
+
+def test_exports_exist_and_are_public():
+    import aura_protocol
+    import aura_protocol.anti_entropy as anti_entropy
+
+    assert aura_protocol.anti_entropy is anti_entropy and "anti_entropy" in aura_protocol.__all__
+    assert len(anti_entropy.__all__) == len(set(anti_entropy.__all__))
+    for name in anti_entropy.__all__:
+        assert hasattr(anti_entropy, name) and not name.startswith("_"), name
+    for name in ("AntiEntropyNode", "ReconciliationSession", "JournalFactStore", "SyncStatus"):
+        assert name in anti_entropy.__all__
