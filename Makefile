@@ -9,7 +9,7 @@ endif
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: setup ensure-uv test lint pytest bench demo build clean
+.PHONY: setup ensure-uv test lint pytest bench demo build clean sim-sweep
 
 ensure-uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
@@ -31,6 +31,12 @@ test: lint pytest
 
 bench: setup
 	$(UV) run --locked python tools/bench.py all --markdown docs/benchmarks.md
+
+# Consensus fault campaign over 1,000 seeds (CI runs 200 in `make test`);
+# SEEDS=A:B picks another range. A failing seed prints its replay command.
+SEEDS ?= 0:1000
+sim-sweep: setup
+	$(UV) run --locked python -m aura_protocol.consensus.campaign --seeds $(SEEDS)
 
 demo: setup
 	$(UV) run --locked python tools/demo.py
