@@ -87,6 +87,7 @@ PackageKey = tuple[bytes, tuple[SigningCommitments, ...]]
 _MAX_GOSSIP_BACKOFF = 8
 _MAX_ROUND = 1 << 20
 _MAX_REPLIES = 16
+_MAX_INTERESTED = 8
 
 
 class _Package:
@@ -341,7 +342,7 @@ class Witness:
         inst = self._instance(key, now)
         if inst is None:
             return [self._refuse(source, key, "busy")]
-        inst.interested.add(source)
+        self._note_interest(inst, source)
         if inst.my_rid is None:
             try:
                 self._check_operation(message.operation)
@@ -386,7 +387,7 @@ class Witness:
         if inst is None:
             raise ProtocolViolation("too many undecided instances; gossip refused")
         if self._witnesses.member_at(source) is None:
-            inst.interested.add(source)
+            self._note_interest(inst, source)
         for operation in message.operations:
             self._learn_operation(inst, binding_rid(key[1], operation), operation)
         for proof in message.proofs:
@@ -429,6 +430,12 @@ class Witness:
             inst.operations[record.rid] = record.operation
         self._instances[key] = inst
         return inst
+
+    @staticmethod
+    def _note_interest(inst: _Instance, source: str) -> None:
+        """Remember a proposer to send the decision to (a few, not whoever asks)."""
+        if len(inst.interested) < _MAX_INTERESTED:
+            inst.interested.add(source)
 
     def _learn_operation(self, inst: _Instance, rid: bytes, operation: bytes) -> None:
         if rid in inst.operations or len(inst.operations) >= MAX_GOSSIP_OPERATIONS:
