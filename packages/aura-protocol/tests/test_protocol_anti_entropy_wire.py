@@ -336,3 +336,20 @@ def test_a_peer_that_never_settles_is_cut_off():
         while True:
             session.receive(RangesMessage(SESSION, round_number, 0, (FingerprintRange(None, FP),)))
             round_number += 2
+
+
+def test_a_flood_of_mismatching_ranges_gets_a_bounded_reply():
+    """A peer listing 60k wrong fingerprints is answered within the frame limit, then cut."""
+    values = [encode(n) for n in range(20_000)]
+    store = MappingFactStore({content_id_of_bytes(v): v for v in values})
+    session = ReconciliationSession(store, SESSION, initiator=False)
+    bounds = sorted({b"\x01\x71\x1e\x20" + n.to_bytes(3, "big") for n in range(0, 2**24, 280)})
+    flood = [FingerprintRange(bound, FP) for bound in bounds[:60_000]] + [
+        FingerprintRange(None, FP)
+    ]
+    (reply,) = session.receive(RangesMessage(SESSION, 0, 0, tuple(flood)))
+    data = encode_sync_message(reply)
+    assert len(data) <= 512 * 1024
+    assert reply.ranges[-1].upper is None and isinstance(reply.ranges[-1], FingerprintRange)
+    assert len(reply.ranges) < len(flood)
+    assert decode_sync_message(data) == reply

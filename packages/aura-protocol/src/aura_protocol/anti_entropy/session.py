@@ -93,15 +93,22 @@ class ReconciliationConfig:
     """Target size of one facts message (a single larger fact gets its own)."""
 
     def __attrs_post_init__(self) -> None:
-        if self.branching < 2:
-            raise InvalidInput("ReconciliationConfig.branching must be at least 2")
+        if not 2 <= self.branching <= 256:
+            raise InvalidInput("ReconciliationConfig.branching must be in 2..256")
         if self.id_list_threshold > MAX_IDS_PER_RANGE:
             raise InvalidInput(f"id_list_threshold must be at most {MAX_IDS_PER_RANGE}")
         if self.id_list_threshold < self.branching:
             raise InvalidInput("id_list_threshold must be at least branching")
-        smallest = max(_MIN_FRAME_LIMIT, 4096 + 70 * self.id_list_threshold)
+        smallest = max(_MIN_FRAME_LIMIT, 2 * _reply_margin(self))
         if self.frame_limit < smallest:
             raise InvalidInput(f"frame_limit must be at least {smallest} bytes")
+
+
+def _reply_margin(config: ReconciliationConfig) -> int:
+    """Bytes kept free in a reply for one input range's largest answer (a split of
+    ``branching`` fingerprints or a full id list), the closing fingerprint and the
+    message's own fields, so a reply cut at the limit still fits the frame."""
+    return max(config.branching * 90, config.id_list_threshold * 70) + 256
 
 
 @attrs.frozen
@@ -347,9 +354,14 @@ class ReconciliationSession:
         out: list[Range] = []
         pushes: list[bytes] = []
         lower = b""
-        for entry in ranges:
+        limit = config.frame_limit - _reply_margin(config)
+        size = 0
+        progressed = False
+        last = len(ranges) - 1
+        for position, entry in enumerate(ranges):
             upper = entry.upper
             kind = type(entry)
+            first_new = len(out)
             if kind is SkipRange:
                 out.append(entry)
             elif kind is FingerprintRange:
@@ -382,12 +394,20 @@ class ReconciliationSession:
                 positions = _positions(entry.bits)
                 if positions[-1] >= len(mine):
                     raise ProtocolViolation("need bits name an id beyond the listed ones")
-                pushes.extend(mine[position] for position in positions)
+                pushes.extend(mine[bit] for bit in positions)
                 out.append(SkipRange(upper))
+            for new in out[first_new:]:
+                size += encoded_range_size(new)
+                progressed = progressed or type(new) is not SkipRange
             if upper is not None:
                 lower = upper
+            if size > limit and progressed and position < last:
+                # Cut here: the rest of the space goes back as one fingerprint, to be
+                # refined in later rounds. Nothing past the cut is processed.
+                rest = index.fingerprint(index.position(lower), len(index))
+                out.append(FingerprintRange(None, rest))
+                break
         out = self._merge_skips(out)
-        out = self._fit(index, out, lists)
         for span in lists:
             self._listed.add(*span)
         self._last_lists = lists
@@ -412,34 +432,6 @@ class ReconciliationSession:
         if all(type(entry) is SkipRange for entry in merged):
             return []
         return merged
-
-    def _fit(
-        self,
-        index: FingerprintIndex,
-        entries: list[Range],
-        lists: dict[tuple[bytes, bytes | None], list[bytes]],
-    ) -> list[Range]:
-        """Cut a reply over ``frame_limit``: keep a prefix, fingerprint the rest in one range.
-
-        The prefix always keeps at least one range that is not a skip, so
-        every round settles or refines something and the session progresses.
-        """
-        limit = self._config.frame_limit - 64
-        size = 0
-        lower = b""
-        settled_something = False
-        for position, entry in enumerate(entries):
-            size += encoded_range_size(entry)
-            if size > limit and settled_something:
-                for span in [span for span in lists if span[0] >= lower]:
-                    del lists[span]
-                start = index.position(lower)
-                rest = FingerprintRange(None, index.fingerprint(start, len(index)))
-                return [*entries[:position], rest]
-            settled_something = settled_something or type(entry) is not SkipRange
-            if entry.upper is not None:
-                lower = entry.upper
-        return entries
 
     # ------------------------------------------------------------------ facts
 
