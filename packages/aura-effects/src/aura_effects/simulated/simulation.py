@@ -14,6 +14,7 @@ Same seed, same factories, same calls -> same :meth:`Simulation.trace_hash`.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
@@ -59,6 +60,7 @@ class _Node:
         "random",
         "storage",
         "timer",
+        "timer_wanted",
     )
 
     def __init__(
@@ -77,6 +79,7 @@ class _Node:
         self.incarnation = 0
         self.protocol: SansIOProtocol | None = None
         self.timer: TimerHandle | None = None
+        self.timer_wanted = 0.0
 
 
 class Simulation:
@@ -226,7 +229,9 @@ class Simulation:
         if protocol is None:
             return
         self.log.record_timer(self.scheduler._now, node.name)
-        now = (self.scheduler._now + node.clock._skew_us) / 1_000_000
+        # Never hand a protocol a time earlier than the deadline it asked for:
+        # microsecond rounding must not make a due timer look early.
+        now = max((self.scheduler._now + node.clock._skew_us) / 1_000_000, node.timer_wanted)
         self._emit(node, protocol.on_timer(now))
         self._rearm(node)
 
@@ -246,7 +251,8 @@ class Simulation:
                 current.cancel()
                 node.timer = None
             return
-        deadline = round(wanted * 1_000_000) - node.clock._skew_us
+        deadline = math.ceil(wanted * 1_000_000) - node.clock._skew_us
+        node.timer_wanted = wanted
         if current is not None:
             if current.deadline_us == max(deadline, self.scheduler._now):
                 return
