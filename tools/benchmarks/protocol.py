@@ -10,6 +10,9 @@ floor of this disk right now), so the figure can be read on a loaded machine.
 
 The anti-entropy (``anti_entropy_*``) and AMP (``amp_*``) figures, and exactly
 what they count, are described in ``_sync_and_messaging.py``.
+The consensus figures (``consensus_*``: fast-path round trips measured in the
+simulator, wall time of a whole 2-of-3 fast path in process) are described in
+``_consensus.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from aura_protocol.guards import (
     GuardStack,
     SendRequest,
 )
-from benchmarks import _sync_and_messaging
+from benchmarks import _consensus, _sync_and_messaging
 
 GOALS = {
     "guard_chain_send_us": "<= 500 (capability + charge + receipt + 1 fact + outbox, one fsynced SQLite commit)",
@@ -191,6 +194,7 @@ def _guard_chain_figures(quick: bool) -> dict[str, float]:
 
 
 GOALS.update(_sync_and_messaging.GOALS)
+GOALS.update(_consensus.GOALS)
 
 
 def _anti_entropy_figures(quick: bool) -> dict[str, float]:
@@ -208,4 +212,5 @@ def run(quick: bool) -> dict[str, float]:
         **_guard_chain_figures(quick),
         **_anti_entropy_figures(quick),
         **_amp_figures(quick),
+        **_consensus.consensus_figures(quick),
     }

@@ -136,6 +136,7 @@ class _Instance:
         self.my_nonces: dict[tuple[int, ...], SigningNonces] = {}
         self.reoffer: set[tuple[int, ...]] = set()
         self.replies: dict[tuple[str, tuple[SigningCommitments, ...]], Outgoing] = {}
+        self.fresh: list[SignedVote] = []
 
     @property
     def consensus_id(self) -> ConsensusId:
@@ -509,6 +510,7 @@ class Witness:
     def _accept_own(self, inst: _Instance, signed: SignedVote) -> None:
         inst.seen.add(signed.signature)
         self._file(inst, signed)
+        inst.fresh.append(signed)
         inst.learned = True
 
     def _accept_statement(self, inst: _Instance, signed: SignedVote) -> None:
@@ -876,8 +878,18 @@ class Witness:
         return [m.address for m in self._witnesses.members if m.address != self._address]
 
     def _push_gossip(self, inst: _Instance) -> list[Outgoing]:
-        """New statements of our own go to every other witness at once."""
-        payload = encode_message(self._gossip_message(inst))
+        """Our new statements go to every other witness at once (the rest: periodic gossip)."""
+        fresh, inst.fresh = inst.fresh, []
+        assert inst.my_rid is not None
+        gossip = Gossip(
+            inst.key[0],
+            inst.key[1],
+            self._witnesses.epoch,
+            (inst.operations[inst.my_rid],),
+            tuple(fresh[:MAX_GOSSIP_VOTES]),
+            tuple(inst.proofs.values()),
+        )
+        payload = encode_message(gossip)
         return [Outgoing(peer, payload) for peer in self._peers()]
 
     def _periodic_gossip(self, inst: _Instance, now: float) -> list[Outgoing]:
@@ -889,6 +901,7 @@ class Witness:
                 inst.gossip_interval * 2, self._config.gossip_interval_s * _MAX_GOSSIP_BACKOFF
             )
         inst.learned = False
+        inst.fresh.clear()  # everything goes out below anyway
         inst.gossip_at = now + inst.gossip_interval
         payload = encode_message(self._gossip_message(inst))
         targets = sample_peers(self._rng, self._peers(), self._config.fanout)
