@@ -28,13 +28,13 @@ from aura_protocol.consensus.messages import (
     encode_message,
 )
 from aura_protocol.consensus.nonce_pool import NoncePool
-from aura_protocol.consensus.witness import Witness
+from aura_protocol.consensus.witness import OperationCheck, Witness
 from aura_protocol.consensus.witness_set import WitnessCredentials, WitnessSet
 
 __all__ = ["EquivocatingWitness"]
 
 
-def _only(operation: bytes | None) -> object:
+def _only(operation: bytes | None) -> OperationCheck:
     def check(candidate: bytes) -> None:
         if candidate != operation:
             raise ProtocolViolation("this brain votes for one operation only")
@@ -75,7 +75,7 @@ class EquivocatingWitness:
     def _brain(self, operation: bytes | None) -> Witness:
         return Witness(
             **self._args,  # type: ignore[arg-type]
-            operation_check=_only(operation),  # type: ignore[arg-type]
+            operation_check=_only(operation),
             nonce_pool=self._pool,
         )
 

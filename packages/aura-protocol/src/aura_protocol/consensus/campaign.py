@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from aura_core.effects import Incoming, Outgoing
 from aura_core.errors import CryptoError
 from aura_core.hashing import tagged_hash
 from aura_core.identifiers import AuthorityId
@@ -286,10 +287,10 @@ def run_scenario(scenario: Scenario, *, keep_events: bool = False) -> RunResult:
         own_prestate = stale_prestate if cred.identifier == scenario.stale else prestate
         if cred.identifier == scenario.byzantine:
 
-            def byzantine(env: NodeEnvironment, cred: WitnessCredentials = cred) -> object:
+            def byzantine(env: NodeEnvironment, cred: WitnessCredentials = cred) -> _ByzantineNode:
                 return _ByzantineNode(env, cred, witnesses, prestate, recorder)
 
-            sim.add_node(name, byzantine)  # type: ignore[arg-type]
+            sim.add_node(name, byzantine)
             continue
 
         def honest(
@@ -434,18 +435,18 @@ class _ByzantineNode:
             config=_CONFIG,
         )
 
-    def _drain(self, now: float, out: list) -> list:  # type: ignore[type-arg]
+    def _drain(self, now: float, out: list[Outgoing]) -> list[Outgoing]:
         for event in self.core.take_events():
             self._observer(self._env.name, event, now)
         return out
 
-    def receive(self, message, now):  # type: ignore[no-untyped-def]
+    def receive(self, message: Incoming, now: float) -> list[Outgoing]:
         return self._drain(now, self.core.receive(message, now))
 
     def next_timer(self) -> float | None:
         return self.core.next_timer()
 
-    def on_timer(self, now: float):  # type: ignore[no-untyped-def]
+    def on_timer(self, now: float) -> list[Outgoing]:
         return self._drain(now, self.core.on_timer(now))
 
 
