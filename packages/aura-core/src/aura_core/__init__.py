@@ -103,6 +103,7 @@ __all__ = [
     "TimeStamp",
     "TransportError",
     "ValidationError",
+    "canonical_fields",
     "check_join_laws",
     "check_meet_laws",
     "check_semilattice_laws",

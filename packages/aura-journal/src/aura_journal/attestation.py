@@ -17,9 +17,9 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 from nacl.exceptions import CryptoError as NaclCryptoError
 
+from aura_core.canonical_fields import of_type, read_bytes, read_choice, read_map, read_uint
 from aura_core.errors import InvalidEncoding, InvalidInput
 from aura_core.identifiers import DeviceId
-from aura_journal._strict_fields import of_type, read_bytes, read_enum, read_map, read_uint
 from aura_journal.errors import AttestationInvalid
 
 __all__ = [
@@ -152,7 +152,7 @@ def attestation_from_canonical(value: object) -> Attestation:
     """Strict inverse of :func:`attestation_to_canonical`; raises ``InvalidEncoding``."""
     if type(value) is not dict:
         raise InvalidEncoding(f"attestation must be a map, got {type(value).__name__}")
-    kind = read_enum(value.get("kind"), "attestation kind", ("none", "device", "threshold"))
+    kind = read_choice(value.get("kind"), "attestation kind", ("none", "device", "threshold"))
     if kind == "none":
         read_map(value, "attestation", ("kind",))
         return UNATTESTED

@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
+from aura_core.canonical_fields import U64_MAX, read_bytes, read_list, read_map, read_uint
 from aura_core.errors import InvalidEncoding, InvalidInput
 from aura_core.hashing import tagged_hash
-from aura_journal._strict_fields import U64_MAX, read_bytes, read_list, read_map, read_uint
 from aura_journal.attestation import ThresholdAttestation
 from aura_journal.commitment_tree import (
     LeafNode,

@@ -25,18 +25,18 @@ from typing import Any, ClassVar
 
 import attrs
 
-from aura_core.errors import InvalidEncoding, InvalidInput
-from aura_core.hashing import hash_canonical, tagged_hash
-from aura_core.identifiers import DeviceId
-from aura_journal._strict_fields import (
+from aura_core.canonical_fields import (
     U32_MAX,
     of_type,
     read_bytes,
-    read_enum,
+    read_choice,
     read_list,
     read_map,
     read_uint,
 )
+from aura_core.errors import InvalidEncoding, InvalidInput
+from aura_core.hashing import hash_canonical, tagged_hash
+from aura_core.identifiers import DeviceId
 from aura_journal.errors import TreeOpInvalid
 
 __all__ = [
@@ -148,7 +148,7 @@ class LeafNode:
         return cls(
             LeafId(read_uint(fields["id"], "leaf id", maximum=U32_MAX)),
             DeviceId(read_bytes(fields["device"], "leaf device", size=16)),
-            LeafRole(read_enum(fields["role"], "leaf role", [r.value for r in LeafRole])),
+            LeafRole(read_choice(fields["role"], "leaf role", [r.value for r in LeafRole])),
             read_bytes(fields["key"], "leaf public key", size=32),
         )
 
@@ -214,7 +214,7 @@ def policy_to_canonical(policy: Policy) -> dict[str, Any]:
 def policy_from_canonical(value: object) -> Policy:
     if type(value) is not dict:
         raise InvalidEncoding(f"policy must be a map, got {type(value).__name__}")
-    kind = read_enum(value.get("kind"), "policy kind", ("any", "all", "threshold"))
+    kind = read_choice(value.get("kind"), "policy kind", ("any", "all", "threshold"))
     if kind == "any":
         read_map(value, "policy", ("kind",))
         return ANY
@@ -347,7 +347,7 @@ def op_from_canonical(value: object) -> TreeOp:
     """Strict inverse of :func:`op_to_canonical`."""
     if type(value) is not dict:
         raise InvalidEncoding(f"tree operation must be a map, got {type(value).__name__}")
-    kind = read_enum(value.get("kind"), "tree operation kind", _OP_KINDS)
+    kind = read_choice(value.get("kind"), "tree operation kind", _OP_KINDS)
     try:
         if kind == "add_leaf":
             fields = read_map(value, "add_leaf", ("kind", "leaf", "under"))
@@ -360,7 +360,9 @@ def op_from_canonical(value: object) -> TreeOp:
             return RemoveLeaf(
                 LeafId(read_uint(fields["leaf"], "remove_leaf leaf", maximum=U32_MAX)),
                 RemovalReason(
-                    read_enum(fields["reason"], "removal reason", [r.value for r in RemovalReason])
+                    read_choice(
+                        fields["reason"], "removal reason", [r.value for r in RemovalReason]
+                    )
                 ),
             )
         if kind == "change_policy":

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import attrs
 from nacl.signing import SigningKey
 
+from aura_core.canonical_fields import of_type, read_bytes, read_map, read_str
 from aura_core.content_id import CID, content_id_of_bytes
 from aura_core.dag_cbor import decode, encode
 from aura_core.errors import InvalidEncoding, InvalidInput
@@ -34,7 +35,6 @@ from aura_core.time_domains import (
     timestamp_from_canonical,
     timestamp_to_canonical,
 )
-from aura_journal._strict_fields import of_type, read_bytes, read_map, read_str
 from aura_journal.attestation import (
     UNATTESTED,
     Attestation,

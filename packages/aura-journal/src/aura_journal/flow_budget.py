@@ -19,15 +19,7 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
-from aura_core.errors import (
-    AuthorizationDenied,
-    InsufficientBudget,
-    InvalidEncoding,
-    InvalidInput,
-    ValidationError,
-)
-from aura_core.identifiers import AuthorityId, ContextId, Epoch
-from aura_journal._strict_fields import (
+from aura_core.canonical_fields import (
     U32_MAX,
     U64_MAX,
     of_type,
@@ -36,6 +28,14 @@ from aura_journal._strict_fields import (
     read_map,
     read_uint,
 )
+from aura_core.errors import (
+    AuthorizationDenied,
+    InsufficientBudget,
+    InvalidEncoding,
+    InvalidInput,
+    ValidationError,
+)
+from aura_core.identifiers import AuthorityId, ContextId, Epoch
 from aura_journal.fact_registry import FactType
 from aura_journal.facts import Fact
 from aura_journal.namespace import JournalNamespace

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import attrs
 
+from aura_core.canonical_fields import read_bytes, read_cid, read_list, read_map, read_str
 from aura_core.content_id import CID
 from aura_core.dag_cbor import decode, encode
 from aura_core.errors import InvalidEncoding, InvalidInput, NotFound
 from aura_core.hashing import tagged_hash
-from aura_journal._strict_fields import read_bytes, read_cid, read_list, read_map, read_str
 from aura_journal.errors import MissingDependency, SnapshotConflict, SnapshotMismatch
 from aura_journal.fact_registry import FactType
 from aura_journal.facts import Fact, FactMetadata

@@ -14,15 +14,9 @@ from typing import Any
 import attrs
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import decode_canonical, read_bytes, read_map, read_str, read_uint
 from aura_core.errors import InvalidEncoding
 from aura_core.identifiers import SessionId
-from aura_protocol.guards._wire_fields import (
-    decode_strict,
-    read_bytes,
-    read_map,
-    read_str,
-    read_uint,
-)
 from aura_protocol.guards.send_request import MAX_PAYLOAD_BYTES
 
 __all__ = ["CHOREO_MESSAGE_VERSION", "ChoreoMessage"]
@@ -59,7 +53,7 @@ class ChoreoMessage:
     @classmethod
     def decode(cls, data: bytes) -> ChoreoMessage:
         fields = read_map(
-            decode_strict(data, "choreography message", max_bytes=MAX_PAYLOAD_BYTES),
+            decode_canonical(data, "choreography message", max_bytes=MAX_PAYLOAD_BYTES),
             "choreography message",
             _KEYS,
         )
@@ -69,11 +63,11 @@ class ChoreoMessage:
         if type(values) is not dict or not all(type(k) is str for k in values):
             raise InvalidEncoding("message values must be a map of field names")
         return cls(
-            read_str(fields["protocol"], "message protocol", max_length=_MAX_NAME),
+            read_str(fields["protocol"], "message protocol", max_length=_MAX_NAME, min_length=1),
             SessionId(read_bytes(fields["session"], "message session", size=16, max_size=16)),
-            read_str(fields["from"], "message sender role", max_length=_MAX_NAME),
-            read_str(fields["to"], "message receiver role", max_length=_MAX_NAME),
+            read_str(fields["from"], "message sender role", max_length=_MAX_NAME, min_length=1),
+            read_str(fields["to"], "message receiver role", max_length=_MAX_NAME, min_length=1),
             read_uint(fields["seq"], "message seq"),
-            read_str(fields["label"], "message label", max_length=_MAX_NAME),
+            read_str(fields["label"], "message label", max_length=_MAX_NAME, min_length=1),
             values,
         )

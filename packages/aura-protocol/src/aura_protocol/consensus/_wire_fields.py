@@ -1,4 +1,4 @@
-"""Strict readers for decoded consensus messages and facts.
+"""Strict readers for the consensus-specific parts of decoded messages and facts.
 
 Every wire value arrives as plain DAG-CBOR data (maps, lists, ints, bytes).
 These readers check shape and range field by field and raise
@@ -13,69 +13,10 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
+from aura_core.canonical_fields import read_bytes, read_list, read_uint
 from aura_core.crypto import SigningCommitments
 from aura_core.crypto.ed25519_group import Element, deserialize_element
 from aura_core.errors import AuraError, InvalidEncoding
-
-U64_MAX = 2**64 - 1
-
-
-def read_map(
-    value: object, what: str, required: Iterable[str], optional: Iterable[str] = ()
-) -> dict[str, Any]:
-    """``value`` as a map holding every ``required`` key and no keys but ``optional`` others."""
-    if type(value) is not dict:
-        raise InvalidEncoding(f"{what} must be a map, got {type(value).__name__}")
-    required_keys = set(required)
-    keys = value.keys()
-    missing = required_keys - keys
-    if missing:
-        raise InvalidEncoding(f"{what} is missing field(s) {sorted(missing)}")
-    extra = keys - required_keys - set(optional)
-    if extra:
-        raise InvalidEncoding(f"{what} has unexpected field(s) {sorted(extra)[:5]}")
-    return value
-
-
-def read_bytes(
-    value: object, what: str, *, size: int | None = None, max_size: int = 1 << 20
-) -> bytes:
-    if type(value) is not bytes:
-        raise InvalidEncoding(f"{what} must be bytes, got {type(value).__name__}")
-    if size is not None and len(value) != size:
-        raise InvalidEncoding(f"{what} must be {size} bytes, got {len(value)}")
-    if len(value) > max_size:
-        raise InvalidEncoding(f"{what} is {len(value)} bytes, more than {max_size}")
-    return value
-
-
-def read_uint(value: object, what: str, *, minimum: int = 0, maximum: int = U64_MAX) -> int:
-    if type(value) is not int:
-        raise InvalidEncoding(f"{what} must be an integer, got {type(value).__name__}")
-    if not minimum <= value <= maximum:
-        raise InvalidEncoding(f"{what} must be in {minimum}..{maximum}, got {value}")
-    return value
-
-
-def read_bool(value: object, what: str) -> bool:
-    if type(value) is not bool:
-        raise InvalidEncoding(f"{what} must be a boolean, got {type(value).__name__}")
-    return value
-
-
-def read_str(value: object, what: str, choices: Iterable[str]) -> str:
-    options = tuple(choices)
-    if type(value) is not str or value not in options:
-        raise InvalidEncoding(f"{what} must be one of {list(options)}, got {value!r:.40}")
-    return value
-
-
-def read_list(value: object, what: str, *, max_items: int) -> list[Any]:
-    if type(value) is not list:
-        raise InvalidEncoding(f"{what} must be a list, got {type(value).__name__}")
-    if len(value) > max_items:
-        raise InvalidEncoding(f"{what} has {len(value)} items, more than {max_items}")
-    return value
 
 
 def read_ids(value: object, what: str, *, max_items: int) -> tuple[int, ...]:

@@ -21,16 +21,11 @@ from typing import Any, ClassVar
 import attrs
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import read_bool, read_bytes, read_map, read_uint
 from aura_core.crypto import verify_signature
 from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput
 from aura_core.time_domains import PhysicalTime, timestamp_from_canonical, timestamp_to_canonical
-from aura_protocol.consensus._wire_fields import (
-    read_bool,
-    read_bytes,
-    read_ids,
-    read_map,
-    read_uint,
-)
+from aura_protocol.consensus._wire_fields import read_ids
 from aura_protocol.consensus.binding import (
     MAX_OPERATION_BYTES,
     ConsensusId,

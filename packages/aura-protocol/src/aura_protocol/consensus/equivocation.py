@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import attrs
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import read_bytes, read_map
 from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput
-from aura_protocol.consensus._wire_fields import read_bytes, read_map
 from aura_protocol.consensus.binding import ConsensusId
 from aura_protocol.consensus.votes import SignedVote
 from aura_protocol.consensus.witness_set import WitnessSet

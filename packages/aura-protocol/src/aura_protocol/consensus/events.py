@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import read_bytes, read_map, read_uint
 from aura_core.errors import InvalidEncoding, InvalidInput
-from aura_protocol.consensus._wire_fields import read_bytes, read_map, read_uint
 from aura_protocol.consensus.binding import MAX_OPERATION_BYTES, ConsensusId, check_operation_bytes
 from aura_protocol.consensus.commit_fact import CommitFact
 from aura_protocol.consensus.equivocation import EquivocationProof

@@ -24,17 +24,13 @@ from typing import Any
 import attrs
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import read_bytes, read_choice, read_list, read_map, read_uint
 from aura_core.crypto import SigningCommitments
 from aura_core.errors import InvalidEncoding, InvalidInput
 from aura_protocol.consensus._wire_fields import (
     commitments_to_canonical,
-    read_bytes,
     read_commitment,
     read_commitment_list,
-    read_list,
-    read_map,
-    read_str,
-    read_uint,
 )
 from aura_protocol.consensus.binding import MAX_OPERATION_BYTES, ConsensusId, check_operation_bytes
 from aura_protocol.consensus.commit_fact import CommitFact
@@ -268,7 +264,7 @@ class Refusal:
             ConsensusId(read_bytes(f["cid"], "consensus id", size=32)),
             read_bytes(f["prestate"], "prestate hash", size=32),
             read_uint(f["witness"], "witness", minimum=1, maximum=65535),
-            read_str(f["reason"], "refusal reason", REFUSAL_REASONS),
+            read_choice(f["reason"], "refusal reason", REFUSAL_REASONS),
             None if locked is None else SignedVote.from_canonical(locked),
         )
 

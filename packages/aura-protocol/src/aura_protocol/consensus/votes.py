@@ -28,19 +28,15 @@ from nacl.exceptions import BadSignatureError
 from nacl.exceptions import CryptoError as NaclCryptoError
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import read_bytes, read_choice, read_list, read_map, read_uint
 from aura_core.crypto import SigningCommitments
 from aura_core.crypto.ed25519_group import ORDER
 from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput
 from aura_protocol.consensus._wire_fields import (
     commitments_to_canonical,
-    read_bytes,
     read_commitment,
     read_commitment_list,
     read_ids,
-    read_list,
-    read_map,
-    read_str,
-    read_uint,
 )
 from aura_protocol.consensus.binding import ConsensusId
 from aura_protocol.consensus.witness_set import MAX_WITNESSES, WitnessCredentials
@@ -196,7 +192,7 @@ class VoteStatement:
         """Strict inverse of :meth:`to_canonical`; raises :class:`InvalidEncoding`."""
         if type(value) is not dict:
             raise InvalidEncoding(f"vote statement must be a map, got {type(value).__name__}")
-        kind = read_str(value.get("kind"), "vote kind", _KINDS)
+        kind = read_choice(value.get("kind"), "vote kind", _KINDS)
         common = ("kind", "cid", "prestate", "rid", "witness", "epoch")
         extra = {"vote": (), "share": ("package", "share"), "offer": ("round", "offers")}[kind]
         fields = read_map(value, f"{kind} statement", (*common, *extra))

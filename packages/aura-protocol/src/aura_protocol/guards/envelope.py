@@ -13,16 +13,10 @@ from typing import Any
 import attrs
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import decode_canonical, read_bytes, read_list, read_map, read_uint
 from aura_core.errors import InvalidEncoding, InvalidInput
 from aura_core.identifiers import AuthorityId, ContextId
 from aura_journal.facts import MAX_FACT_BYTES
-from aura_protocol.guards._wire_fields import (
-    decode_strict,
-    read_bytes,
-    read_list,
-    read_map,
-    read_uint,
-)
 from aura_protocol.guards.receipt import Receipt
 from aura_protocol.guards.receipt_chain import MAX_RECEIPT_HOPS
 from aura_protocol.guards.send_request import MAX_COUPLED_FACTS, MAX_PAYLOAD_BYTES
@@ -73,7 +67,7 @@ class Envelope:
     def decode(cls, data: bytes) -> Envelope:
         """Strict decode; anything malformed raises ``InvalidEncoding``."""
         fields = read_map(
-            decode_strict(data, "envelope", max_bytes=MAX_ENVELOPE_BYTES), "envelope", _KEYS
+            decode_canonical(data, "envelope", max_bytes=MAX_ENVELOPE_BYTES), "envelope", _KEYS
         )
         if read_uint(fields["v"], "envelope version") != ENVELOPE_VERSION:
             raise InvalidEncoding(f"unsupported envelope version {fields['v']}")

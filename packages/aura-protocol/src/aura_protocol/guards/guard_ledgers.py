@@ -12,6 +12,7 @@ named after their namespace (``authority-<uuid>``, ``context-<uuid>``).
 from __future__ import annotations
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import U64_MAX
 from aura_core.effects import StorageTransaction
 from aura_core.errors import AuraError, StorageError
 from aura_core.identifiers import AuthorityId, ContextId, Epoch
@@ -19,7 +20,6 @@ from aura_journal.fact_registry import FactRegistry
 from aura_journal.facts import Fact
 from aura_journal.flow_budget import FLOW_BUDGET, FlowCharge, FlowEpochAdvance, FlowLedger
 from aura_journal.namespace import JournalNamespace
-from aura_protocol.guards._wire_fields import U64_MAX
 from aura_protocol.guards.leakage_budget import ObserverClass
 
 __all__ = [

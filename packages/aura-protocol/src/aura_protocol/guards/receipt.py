@@ -19,6 +19,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from aura_core import dag_cbor
+from aura_core.canonical_fields import U32_MAX, decode_canonical, read_bytes, read_map, read_uint
 from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput, ValidationError
 from aura_core.hashing import tagged_hash
 from aura_core.identifiers import AuthorityId, ContextId, Epoch, Hash32
@@ -26,13 +27,6 @@ from aura_core.time_domains import OrderTime
 from aura_journal.fact_registry import FactType
 from aura_journal.facts import Fact, FactMetadata
 from aura_journal.namespace import JournalNamespace
-from aura_protocol.guards._wire_fields import (
-    U32_MAX,
-    decode_strict,
-    read_bytes,
-    read_map,
-    read_uint,
-)
 
 __all__ = [
     "NONCE_BYTES",
@@ -162,7 +156,7 @@ class Receipt:
     @classmethod
     def decode(cls, data: bytes) -> Receipt:
         """Strict decode of :meth:`encode`; anything else raises ``InvalidEncoding``."""
-        receipt = cls.from_canonical(decode_strict(data, "receipt", max_bytes=_MAX_ENCODED))
+        receipt = cls.from_canonical(decode_canonical(data, "receipt", max_bytes=_MAX_ENCODED))
         if receipt.encode() != data:  # pragma: no cover - the strict codec admits one encoding
             raise InvalidEncoding("receipt is not canonically encoded")
         return receipt
