@@ -1,3 +1,141 @@
-"""aura_agent — agent layer of the Aura library family."""
+"""aura_agent — the runtime layer (layer 6): the embeddable agent, signals, the simulator.
 
-__all__: list[str] = []
+* :class:`Agent` (:mod:`aura_agent.runtime`): one device's agent, an async
+  context manager a host program runs; configured by :class:`AgentConfig`,
+  unlocked by a :class:`HostSecret`.
+* :class:`AgentNode`: the sans-IO core the agent and the simulator share.
+* :class:`Feature`: the plug-in interface (built-in features and packages
+  registered under the ``aura.features`` entry-point group).
+* :mod:`aura_agent.app`: reactive signals fed by journal changes.
+* :mod:`aura_agent.simulator`: many agents, deterministic, from TOML scenarios.
+* :class:`StatusSnapshot` / :func:`render_prometheus`: operations figures.
+"""
+
+from aura_agent import app
+from aura_agent.agent_frame import (
+    FRAME_VERSION,
+    MAX_FRAME_BYTES,
+    AgentFrame,
+    ConsensusFrame,
+    EnvelopeFrame,
+    FeaturePayload,
+    SyncFrame,
+    decode_frame,
+    encode_frame,
+)
+from aura_agent.agent_node import ROUTES_TABLE, AgentNode, NodeSettings, build_registry
+from aura_agent.builtin_features import BUILTIN_FEATURES, account_feature, journals_feature
+from aura_agent.config import AgentConfig, check_loopback_address
+from aura_agent.consensus_service import (
+    DECISIONS_TABLE,
+    VOTES_TABLE,
+    ConsensusGroup,
+    ConsensusService,
+    group_id_of,
+)
+from aura_agent.device_identity import (
+    ACCOUNT_SEED_SECRET,
+    DEVICE_ROOT_SECRET,
+    IDENTITY_TABLE,
+    AccountRecord,
+    DeviceIdentity,
+    create_solo_account,
+    load_account,
+    store_account,
+)
+from aura_agent.feature import (
+    OPERATION_CATEGORIES,
+    Feature,
+    FeatureHost,
+    FeatureMessage,
+    JournalReader,
+    MessageHandler,
+    Query,
+    SignalSpec,
+    Workflow,
+    check_feature_name,
+)
+from aura_agent.feature_discovery import (
+    ENTRY_POINT_GROUP,
+    discover_features,
+    feature_from_entry_point,
+    order_features,
+)
+from aura_agent.frame_transport import FrameSink, FrameTransport, MemoryRouter
+from aura_agent.host_key import KEY_BYTES, HostSecret, KeyDerivation
+from aura_agent.journal_book import JOURNALS_TABLE, JournalBook, JournalListener, SyncedFactStore
+from aura_agent.metrics import (
+    PROMETHEUS_CONTENT_TYPE,
+    OperationsMetrics,
+    RelayHealth,
+    StatusSnapshot,
+    render_prometheus,
+)
+from aura_agent.metrics_endpoint import serve_metrics
+from aura_agent.runtime import Agent
+
+__all__ = [
+    "ACCOUNT_SEED_SECRET",
+    "BUILTIN_FEATURES",
+    "DECISIONS_TABLE",
+    "DEVICE_ROOT_SECRET",
+    "ENTRY_POINT_GROUP",
+    "FRAME_VERSION",
+    "IDENTITY_TABLE",
+    "JOURNALS_TABLE",
+    "KEY_BYTES",
+    "MAX_FRAME_BYTES",
+    "OPERATION_CATEGORIES",
+    "PROMETHEUS_CONTENT_TYPE",
+    "ROUTES_TABLE",
+    "VOTES_TABLE",
+    "AccountRecord",
+    "Agent",
+    "AgentConfig",
+    "AgentFrame",
+    "AgentNode",
+    "ConsensusFrame",
+    "ConsensusGroup",
+    "ConsensusService",
+    "DeviceIdentity",
+    "EnvelopeFrame",
+    "Feature",
+    "FeatureHost",
+    "FeatureMessage",
+    "FeaturePayload",
+    "FrameSink",
+    "FrameTransport",
+    "HostSecret",
+    "JournalBook",
+    "JournalListener",
+    "JournalReader",
+    "KeyDerivation",
+    "MemoryRouter",
+    "MessageHandler",
+    "NodeSettings",
+    "OperationsMetrics",
+    "Query",
+    "RelayHealth",
+    "SignalSpec",
+    "StatusSnapshot",
+    "SyncFrame",
+    "SyncedFactStore",
+    "Workflow",
+    "account_feature",
+    "app",
+    "build_registry",
+    "check_feature_name",
+    "check_loopback_address",
+    "create_solo_account",
+    "decode_frame",
+    "discover_features",
+    "encode_frame",
+    "feature_from_entry_point",
+    "group_id_of",
+    "journals_feature",
+    "load_account",
+    "order_features",
+    "render_prometheus",
+    "serve_metrics",
+    "store_account",
+]

@@ -1,0 +1,49 @@
+"""The features every agent has, described through the same interface outside features use.
+
+``account`` publishes the account view (devices, guardians, threshold) from
+the commitment tree; ``journals`` publishes fact counts. The commitment tree
+and flow-budget types are in every registry already (``aura_journal``'s
+built-ins), so these features add no fact types of their own. Chat,
+invitations and the other features of ``aura_features`` are wrapped here as
+they become available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aura_agent.app.account_view import account_view, journal_counts
+from aura_agent.feature import Feature, JournalReader, SignalSpec
+from aura_journal import TREE_GENESIS_TYPE_ID, TREE_OP_TYPE_ID
+
+__all__ = ["BUILTIN_FEATURES", "account_feature", "journals_feature"]
+
+ACCOUNT_SIGNAL = "account"
+JOURNALS_SIGNAL = "journals"
+
+
+def _devices(reader: JournalReader, _args: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(device) for device in account_view(reader).devices)
+
+
+def account_feature() -> Feature:
+    return Feature(
+        name="account",
+        signals=(
+            SignalSpec(ACCOUNT_SIGNAL, account_view, {TREE_GENESIS_TYPE_ID, TREE_OP_TYPE_ID}),
+        ),
+        queries={"account.devices": _devices},
+        description="The account's commitment tree as a view: devices, guardians, threshold.",
+    )
+
+
+def journals_feature() -> Feature:
+    return Feature(
+        name="journals",
+        signals=(SignalSpec(JOURNALS_SIGNAL, journal_counts),),
+        description="Fact counts per kind of journal.",
+    )
+
+
+BUILTIN_FEATURES: tuple[Callable[[], Feature], ...] = (account_feature, journals_feature)
