@@ -23,6 +23,7 @@ from aura_features.rendezvous.descriptor import (
     RendezvousDescriptor,
     descriptor_fact_type,
     publish_descriptor,
+    register_rendezvous,
     roster_from_descriptors,
 )
 from aura_features.rendezvous.mailbox import (
@@ -168,6 +169,7 @@ __all__ = [
     "open_envelope",
     "padded_size",
     "publish_descriptor",
+    "register_rendezvous",
     "relay_channel_keys",
     "relay_error",
     "relay_psk",

@@ -36,7 +36,7 @@ from aura_features.rendezvous.member_keys import member_key
 from aura_features.rendezvous.relay_hint import MAX_ADDRESS_CHARS, RelayHint, check_address
 from aura_journal.attestation import ThresholdAttestation
 from aura_journal.errors import AttestationInvalid, MissingDependency
-from aura_journal.fact_registry import FactType
+from aura_journal.fact_registry import FactRegistry, FactType
 from aura_journal.facts import Fact, FactMetadata
 from aura_journal.journal import Journal
 from aura_journal.namespace import JournalNamespace
@@ -52,6 +52,7 @@ __all__ = [
     "RendezvousDescriptor",
     "descriptor_fact_type",
     "publish_descriptor",
+    "register_rendezvous",
     "roster_from_descriptors",
 ]
 
@@ -276,3 +277,10 @@ def roster_from_descriptors(
         if descriptor.epoch == epoch
     ]
     return ContextRoster.of(context, epoch, members)
+
+
+def register_rendezvous(registry: FactRegistry) -> FactRegistry:
+    """Add the descriptor fact type and its view to ``registry``."""
+    registry.register(descriptor_fact_type())
+    registry.register_reducer(RENDEZVOUS_DESCRIPTORS)
+    return registry
