@@ -88,3 +88,23 @@ async def test_two_agents_sync_a_journal_over_a_transport(tmp_path):
         assert bob.node.book.journal(namespace) == alice.node.book.journal(namespace)
         assert bob.status().anti_entropy_sessions > 0
         assert bob.status().anti_entropy_lag_s is not None
+
+
+async def test_profile_nickname_replicates_and_is_checked_against_the_tree(tmp_path):
+    router = MemoryRouter()
+    async with (
+        Agent(_config(tmp_path, "a"), HostSecret.from_key(KEY), transport=router) as alice,
+        Agent(_config(tmp_path, "b"), HostSecret.from_key(KEY), transport=router) as bob,
+    ):
+        assert alice.operations["profile.set_nickname"] == "A"
+        record = await alice.create_account()
+        await alice.run("profile.set_nickname", nickname="Alice")
+        assert alice.latest("profile.nickname") == "Alice"
+        namespace = JournalNamespace.authority(record.authority)
+        alice.set_peers(namespace, {str(bob.device): None})
+        bob.set_peers(namespace, {str(alice.device): None})
+        with anyio.fail_after(10):
+            while bob.query("profile.nickname", authority=str(record.authority)) != "Alice":
+                await anyio.sleep(0.02)
+        with pytest.raises(InvalidInput):
+            await alice.run("profile.set_nickname", nickname=" spaced ")

@@ -307,6 +307,16 @@ class AgentNode:
         for route in sorted(self._routes.get(namespace, {})):
             self._queue(self._wrap_sync(namespace, node.sync_now(route, now)), now)
 
+    # ------------------------------------------------------------------ consensus
+
+    def propose(
+        self, group_id: bytes, slot: bytes, prestate_hash: bytes, operation: bytes, now: float
+    ) -> bytes:
+        """Propose ``operation`` in a witness group this node initiates for; returns the instance id."""
+        consensus_id, out = self.consensus.propose(group_id, slot, prestate_hash, operation, now)
+        self._queue(out, now)
+        return consensus_id.raw
+
     # ------------------------------------------------------------------ features
 
     @property

@@ -1,7 +1,8 @@
 """The features every agent has, described through the same interface outside features use.
 
 ``account`` publishes the account view (devices, guardians, threshold) from
-the commitment tree; ``journals`` publishes fact counts. The commitment tree
+the commitment tree; ``journals`` publishes fact counts; ``profile``
+(:mod:`aura_agent.profile_feature`) keeps a device-signed nickname. The commitment tree
 and flow-budget types are in every registry already (``aura_journal``'s
 built-ins), so these features add no fact types of their own. Chat,
 invitations and the other features of ``aura_features`` are wrapped here as
@@ -15,6 +16,7 @@ from typing import Any
 
 from aura_agent.app.account_view import account_view, journal_counts
 from aura_agent.feature import Feature, JournalReader, SignalSpec
+from aura_agent.profile_feature import profile_feature
 from aura_journal import TREE_GENESIS_TYPE_ID, TREE_OP_TYPE_ID
 
 __all__ = ["BUILTIN_FEATURES", "account_feature", "journals_feature"]
@@ -46,4 +48,8 @@ def journals_feature() -> Feature:
     )
 
 
-BUILTIN_FEATURES: tuple[Callable[[], Feature], ...] = (account_feature, journals_feature)
+BUILTIN_FEATURES: tuple[Callable[[], Feature], ...] = (
+    account_feature,
+    journals_feature,
+    profile_feature,
+)

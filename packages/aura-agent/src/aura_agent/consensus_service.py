@@ -1,5 +1,8 @@
 """Consensus inside an agent: the witness and initiator cores of each group it is in.
 
+Core messages travel wrapped in :class:`~aura_agent.agent_frame.ConsensusFrame`
+(the group id tells a receiver which of its groups a message is for).
+
 A group is a witness set (an account's devices, a guardian set) with a
 journal namespace its decisions belong to. The service routes consensus
 frames to the right core by message type, persists every vote before the
@@ -15,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from aura_agent.agent_frame import ConsensusFrame, encode_frame
 from aura_core.crypto import RandomSource
 from aura_core.effects import Incoming, Outgoing, StorageEffects
 from aura_core.errors import AuraError, InvalidInput
@@ -290,7 +294,10 @@ class ConsensusService:
                 group.open.pop((event.consensus_id.raw, event.prestate_hash), None)
         if facts:
             self._add_facts(group.scope, facts)
-        return list(outputs)
+        return [
+            Outgoing(out.destination, encode_frame(ConsensusFrame(group.group_id, out.payload)))
+            for out in outputs
+        ]
 
     def _persist(self, group: ConsensusGroup, events: Sequence[ConsensusEvent]) -> None:
         prefix = _prefix(group.group_id)
