@@ -11,7 +11,10 @@
 * :class:`StatusSnapshot` / :func:`render_prometheus`: operations figures.
 """
 
-from aura_agent import app
+from aura_agent import (
+    app,
+    simulator,
+)
 from aura_agent.agent_frame import (
     FRAME_VERSION,
     MAX_FRAME_BYTES,
@@ -72,6 +75,14 @@ from aura_agent.metrics import (
     render_prometheus,
 )
 from aura_agent.metrics_endpoint import serve_metrics
+from aura_agent.profile_feature import (
+    MAX_NICKNAME_CHARS,
+    NICKNAME_TYPE_ID,
+    PROFILE_REDUCER,
+    ProfileNickname,
+    ProfileReducer,
+    profile_feature,
+)
 from aura_agent.runtime import Agent
 
 __all__ = [
@@ -85,7 +96,10 @@ __all__ = [
     "JOURNALS_TABLE",
     "KEY_BYTES",
     "MAX_FRAME_BYTES",
+    "MAX_NICKNAME_CHARS",
+    "NICKNAME_TYPE_ID",
     "OPERATION_CATEGORIES",
+    "PROFILE_REDUCER",
     "PROMETHEUS_CONTENT_TYPE",
     "ROUTES_TABLE",
     "VOTES_TABLE",
@@ -114,6 +128,8 @@ __all__ = [
     "MessageHandler",
     "NodeSettings",
     "OperationsMetrics",
+    "ProfileNickname",
+    "ProfileReducer",
     "Query",
     "RelayHealth",
     "SignalSpec",
@@ -135,7 +151,9 @@ __all__ = [
     "journals_feature",
     "load_account",
     "order_features",
+    "profile_feature",
     "render_prometheus",
     "serve_metrics",
+    "simulator",
     "store_account",
 ]

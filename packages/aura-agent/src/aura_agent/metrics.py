@@ -171,9 +171,11 @@ class _Exposition:
         help_text: str,
         samples: Mapping[tuple[tuple[str, str], ...], float | int] | float | int,
     ) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
+        # In the 0.0.4 text format the TYPE line names the samples, so a counter's
+        # family is declared under its ``_total`` name.
         sample_name = f"{name}_total" if kind == "counter" else name
+        self.lines.append(f"# HELP {sample_name} {help_text}")
+        self.lines.append(f"# TYPE {sample_name} {kind}")
         if not isinstance(samples, Mapping):
             self.lines.append(f"{sample_name} {_number(samples)}")
             return
