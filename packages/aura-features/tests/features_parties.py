@@ -11,13 +11,14 @@ from aura_effects import RandomOrderClock, SodiumCrypto, SystemRandom
 from aura_features.ed25519_signer import KeySigner
 from aura_features.invitation import InvitationBook, register_invitations
 from aura_features.rendezvous import register_rendezvous
+from aura_features.social import register_social
 from aura_journal import Journal, JournalNamespace, default_registry
 from aura_journal.fact_registry import FactRegistry
 from aura_testkit import ManualClock
 
 
 def feature_registry() -> FactRegistry:
-    return register_rendezvous(register_invitations(default_registry()))
+    return register_social(register_rendezvous(register_invitations(default_registry())))
 
 
 @attrs.define
