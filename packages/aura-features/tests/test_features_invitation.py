@@ -413,3 +413,18 @@ def test_invalid_inputs_to_invite_are_refused() -> None:
         )
     with pytest.raises(InvalidEncoding):
         Invite.from_canonical([1, 2, 3])
+
+
+@pytest.mark.parametrize("name", ["invitation", "social", "rendezvous"])
+def test_public_api_exports(name: str) -> None:
+    import importlib
+
+    import aura_features
+
+    module = importlib.import_module(f"aura_features.{name}")
+    assert name in aura_features.__all__
+    assert len(set(module.__all__)) == len(module.__all__)
+    for export in module.__all__:
+        assert getattr(module, export) is not None, export
+    assert set(module.OPERATION_CATEGORIES.values()) <= {"A", "B", "C"}
+    assert "OPERATION_CATEGORIES" in module.__all__

@@ -1,3 +1,16 @@
-"""aura_features — features layer of the Aura library family."""
+"""aura_features — features layer of the Aura library family.
 
-__all__: list[str] = []
+Each feature is a sub-package that declares ``OPERATION_CATEGORIES``
+(operation name -> ``"A"`` CRDT immediate, ``"B"`` pending until agreement,
+``"C"`` blocking on consensus):
+
+* :mod:`aura_features.invitation` — invitation codes, contacts;
+* :mod:`aura_features.social` — homes, neighborhoods, moderation, relay selection;
+* :mod:`aura_features.rendezvous` — descriptors, sealed envelopes, the relay server.
+
+:mod:`aura_features.ed25519_signer` is how features sign as an authority.
+"""
+
+from aura_features import ed25519_signer, invitation, rendezvous, social
+
+__all__ = ["ed25519_signer", "invitation", "rendezvous", "social"]
