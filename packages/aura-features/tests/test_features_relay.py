@@ -16,7 +16,7 @@ import nacl.bindings
 import pytest
 
 from aura_core.effects import ChannelKeys
-from aura_core.errors import InvalidInput, TransportError
+from aura_core.errors import InvalidInput, StorageError, TransportError
 from aura_core.identifiers import AuthorityId, ContextId, Epoch, Hash32
 from aura_effects import NoiseNetwork, SodiumCrypto, SystemRandom, SystemTime
 from aura_features.ed25519_signer import KeySigner
@@ -30,7 +30,9 @@ from aura_features.rendezvous import (
     RelayEndpoint,
     RelayLimits,
     RelayQuotaExceeded,
+    RelayServer,
     RelayStore,
+    RelayUnavailable,
     RosterReceiptVerifier,
     SealedEnvelope,
     client_channel_keys,
@@ -476,3 +478,36 @@ async def test_invitation_acceptance_travels_through_the_relay(tmp_path: Path) -
         assert context == acceptance.context
         assert alice.book.contact(context).nickname == "bob"
         assert bob.book.contact(context).nickname == "alice"
+
+
+class FlakyStore(RelayStore):
+    """A store whose next transaction fails (a disk error), then recovers."""
+
+    fail_next = False
+
+    def execute(self, requests, now_ms):
+        if self.fail_next:
+            self.fail_next = False
+            raise StorageError("disk I/O error")
+        return super().execute(requests, now_ms)
+
+
+async def test_a_failed_commit_is_refused_as_unavailable_and_the_relay_recovers(
+    tmp_path: Path,
+) -> None:
+    alice, bob = Sender(), Recipient()
+    store = FlakyStore(tmp_path / "relay.db")
+    server = RelayServer(store, os.urandom(32), time=SystemTime(), sweep_interval_s=None)
+    try:
+        async with anyio.create_task_group() as tg:
+            endpoint = await tg.start(server.serve, ["tcp://127.0.0.1:0"])
+            async with client(endpoint) as link:
+                store.fail_next = True
+                with pytest.raises(RelayUnavailable, match="nothing was applied"):
+                    await link.deposit(alice.envelope(bob))
+                assert store.stats().envelopes == 0
+                await link.deposit(alice.envelope(bob))
+                assert len(await link.fetch(bob.mailbox)) == 1
+            tg.cancel_scope.cancel()
+    finally:
+        store.close()

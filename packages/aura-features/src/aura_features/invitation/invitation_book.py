@@ -105,7 +105,7 @@ class InvitationBook:
         random: RandomEffects,
         time: PhysicalTimeEffects,
         order_clock: OrderClockEffects,
-        relationships: Mapping[ContextId, Journal] = {},
+        relationships: Mapping[ContextId, Journal] | None = None,
     ) -> None:
         if not isinstance(authority, AuthorityId):
             raise InvalidInput("an invitation book belongs to an AuthorityId")
@@ -122,7 +122,7 @@ class InvitationBook:
         self._random = random
         self._time = time
         self._order_clock = order_clock
-        self._relationships: dict[ContextId, Journal] = dict(relationships)
+        self._relationships: dict[ContextId, Journal] = dict(relationships or {})
 
     # ------------------------------------------------------------------ reading
 

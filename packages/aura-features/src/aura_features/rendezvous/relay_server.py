@@ -334,10 +334,9 @@ class RelayServer:
                         )
                     else:
                         responses = self._store.execute(requests, now_ms)  # type: ignore[arg-type]
-                except StorageError as exc:
-                    _log.error(
-                        "relay storage failed (%s); %d requests refused", exc.kind.value, len(batch)
-                    )
+                except Exception as exc:  # a failed batch must not take the relay down
+                    kind = exc.kind.value if isinstance(exc, StorageError) else type(exc).__name__
+                    _log.error("relay batch failed (%s); %d requests refused", kind, len(batch))
                     responses = [
                         Refused(
                             getattr(request, "request_id", 0),
