@@ -1,0 +1,1 @@
+"""One module per group of ``aura`` commands; each handler is ``async (Invocation) -> CommandResult``."""
