@@ -454,3 +454,32 @@ class RelayStoreMachine(RuleBasedStateMachine):
 
 
 TestRelayStoreMachine = RelayStoreMachine.TestCase
+
+
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64 - 1),
+    st.binary(max_size=40),
+    st.text(max_size=12),
+    st.sampled_from([b"\x00" * 32, b"\x01" * 16, "put", "get", "del", 1, 0]),
+)
+_KEYS = st.sampled_from(
+    ["op", "id", "envs", "ttl", "key", "max", "ids", "v", "tag", "ct", "rc", "r", "res"]
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=6)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_structured_hostile_frames_raise_only_invalid_encoding(value: dict) -> None:
+    data = dag_cbor.encode(value)
+    for decoder in (decode_request, decode_response, SealedEnvelope.decode):
+        try:
+            decoder(data)
+        except InvalidEncoding:
+            pass
