@@ -286,6 +286,7 @@ class CustodyWorld:
     ) -> None:
         """Invite, accept and seat guardians (a consensus-decided custody change)."""
         signers = list(signers)
+        invitations = set()
         for name in names:
             keys = self.add_guardian(name)
             signed = self.guardian_invite(signers)
@@ -298,10 +299,15 @@ class CustodyWorld:
             )
             self.run(1)
             invitation = signed.invitation_id.raw
+            invitations.add(invitation)
             self.do(name, lambda g, now, i=invitation: g.accept(i, now))
             self.run(1)
         answered = self.nodes[via].take(GuardianAnswered)
-        profiles = [e.response.profile for e in answered if e.response.accepted]
+        profiles = [
+            e.response.profile
+            for e in answered
+            if e.response.accepted and e.response.invitation in invitations
+        ]
         change = add_guardians(
             self.manager(via).view,
             profiles,
