@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
@@ -30,7 +31,7 @@ from aura_core.crypto import (
 )
 from aura_core.effects import ChannelKeys, Incoming, Outgoing
 from aura_core.identifiers import AuthorityId
-from aura_effects import NoiseNetwork, SodiumCrypto
+from aura_effects import NoiseNetwork, SodiumCrypto, channel_public_key
 from aura_effects.simulated import Simulation
 from aura_effects.simulated.seeded_random import SeededRandom
 from aura_features.devices import (
@@ -48,6 +49,7 @@ from aura_features.recovery import (
     GuardianAgent,
     GuardianAnswered,
     RecoveryCoordinator,
+    RecoveryRequested,
     RecoveryWatch,
     recovery_registry,
 )
@@ -334,10 +336,12 @@ class CustodyWorld:
 class LoopbackMesh:
     """Sans-IO nodes over Noise ``IKpsk2`` on real loopback TCP (one listener per node).
 
-    Each node gets its own static key; a message to ``address`` opens (once)
-    a Noise channel to that node's listener and is sent as one frame whose
-    first line names the sender. Timers run on the monotonic clock plus a
-    fixed offset, so the nodes see realistic times.
+    Each node gets its own static key and listens on ``tcp://127.0.0.1:0``. A
+    message to ``address`` goes over a Noise channel (opened once per pair) to
+    that node's listener, as one frame whose first line names the sender.
+    One task pumps everything: it opens the channels, feeds received frames to
+    the nodes and fires their timers, on the monotonic clock shifted by
+    ``clock_offset`` (so the nodes see realistic times).
     """
 
     def __init__(self, nodes: dict[str, Any], *, clock_offset: float = 0.0) -> None:
@@ -349,70 +353,85 @@ class LoopbackMesh:
         self.channels: dict[tuple[str, str], Any] = {}
         self.messages = 0
         self.bytes = 0
-        self._wake = anyio.Event()
+        self.unreachable = 0
 
     def now(self) -> float:
         return time.monotonic() + self.offset
 
-    async def _handle(self, address: str, channel: Any) -> None:
-        while True:
-            frame = await channel.recv()
-            source, _sep, payload = frame.partition(b"\n")
-            await self._dispatch(
-                address, self.nodes[address].receive(Incoming(source.decode(), payload), self.now())
-            )
-
-    async def _dispatch(self, source: str, outputs: list[Outgoing]) -> None:
+    def _dispatch(self, source: str, outputs: list[Outgoing]) -> None:
         for out in outputs:
+            if out.destination not in self.nodes:
+                self.unreachable += 1  # that device is lost or offline
+                continue
             self.messages += 1
             self.bytes += len(out.payload)
-            channel = await self._channel(source, out.destination)
-            await channel.send(source.encode() + b"\n" + out.payload)
-        self._wake.set()
+            key = (source, out.destination)
+            queue = self.channels.get(key)
+            if queue is None:
+                queue, receive = anyio.create_memory_object_stream[bytes](10_000)
+                self.channels[key] = queue
+                self._tasks.start_soon(self._sender, source, out.destination, receive)
+            queue.send_nowait(source.encode() + b"\n" + out.payload)
 
-    async def _channel(self, source: str, destination: str) -> Any:
-        key = (source, destination)
-        channel = self.channels.get(key)
-        if channel is None:
-            from aura_effects.channel_keys import channel_public_key
-
-            listener = self.listeners[destination]
-            channel = await self._stack.enter_async_context(
-                self.network.connect(
-                    listener.address,
-                    self.keys[source],
-                    remote_static=channel_public_key(self.keys[destination]),
-                )
-            )
-            self.channels[key] = channel
-        return channel
+    async def _sender(self, source: str, destination: str, frames: Any) -> None:
+        """Owns one Noise channel (opened and closed in this task) and sends its frames."""
+        async with (
+            frames,
+            self.network.connect(
+                self.listeners[destination].address,
+                self.keys[source],
+                remote_static=channel_public_key(self.keys[destination]),
+            ) as channel,
+        ):
+            async for frame in frames:
+                await channel.send(frame)
 
     async def run(
-        self, start: Callable[[], Any], done: Callable[[], bool], *, timeout_s: float = 30.0
+        self,
+        start: Callable[[], Iterable[tuple[str, list[Outgoing]]]],
+        done: Callable[[], bool],
+        *,
+        timeout_s: float = 30.0,
     ) -> None:
-        """Start listeners, run ``start()`` (a list of (node, outputs)), pump until ``done()``."""
-        from contextlib import AsyncExitStack
-
+        """Listen, send what ``start()`` returns (node, outputs), pump until ``done()``."""
+        inbox_send, inbox = anyio.create_memory_object_stream[tuple[str, bytes]](10_000)
         async with AsyncExitStack() as stack:
-            self._stack = stack
+            stack.push_async_callback(inbox.aclose)
+            stack.push_async_callback(inbox_send.aclose)
             for address in self.nodes:
 
                 async def handler(channel: Any, address: str = address) -> None:
-                    await self._handle(address, channel)
+                    while True:
+                        await inbox_send.send((address, await channel.recv()))
 
                 self.listeners[address] = await stack.enter_async_context(
                     self.network.listen("tcp://127.0.0.1:0", self.keys[address], handler)
                 )
-            with anyio.fail_after(timeout_s):
-                for source, outputs in start():
-                    await self._dispatch(source, outputs)
-                while not done():
-                    await self._fire_timers()
-                    self._wake = anyio.Event()
-                    with anyio.move_on_after(self._next_delay()):
-                        await self._wake.wait()
-            for channel in self.channels.values():
-                await channel.aclose()
+            async with anyio.create_task_group() as tasks:
+                self._tasks = tasks
+                try:
+                    with anyio.fail_after(timeout_s):
+                        await self._pump(start, done, inbox)
+                finally:
+                    for queue in self.channels.values():
+                        queue.close()
+
+    async def _pump(self, start: Any, done: Any, inbox: Any) -> None:
+        for source, outputs in start():
+            self._dispatch(source, outputs)
+        while not done():
+            now = self.now()
+            for address, node in self.nodes.items():
+                deadline = node.next_timer()
+                if deadline is not None and deadline <= now:
+                    self._dispatch(address, node.on_timer(now))
+            with anyio.move_on_after(self._next_delay()):
+                address, frame = await inbox.receive()
+                source, _sep, payload = frame.partition(b"\n")
+                node = self.nodes[address]
+                self._dispatch(
+                    address, node.receive(Incoming(source.decode(), payload), self.now())
+                )
 
     def _next_delay(self) -> float:
         deadlines = [d for node in self.nodes.values() if (d := node.next_timer()) is not None]
@@ -420,9 +439,26 @@ class LoopbackMesh:
             return 0.05
         return max(0.0, min(min(deadlines) - self.now(), 0.05))
 
-    async def _fire_timers(self) -> None:
-        now = self.now()
-        for address, node in self.nodes.items():
-            deadline = node.next_timer()
-            if deadline is not None and deadline <= now:
-                await self._dispatch(address, node.on_timer(now))
+
+class AutoApprove:
+    """A guardian that approves every recovery request it accepts (after the checks it runs)."""
+
+    def __init__(self, agent: GuardianAgent) -> None:
+        self.agent = agent
+        self.events: list[Any] = []
+
+    def receive(self, message: Incoming, now: float) -> list[Outgoing]:
+        out = self.agent.receive(message, now)
+        for event in self.agent.take_events():
+            self.events.append(event)
+            if isinstance(event, RecoveryRequested):
+                out += self.agent.approve_recovery(event.request.recovery_id, now)
+        return out
+
+    def next_timer(self) -> float | None:
+        return self.agent.next_timer()
+
+    def on_timer(self, now: float) -> list[Outgoing]:
+        out = self.agent.on_timer(now)
+        self.events += self.agent.take_events()
+        return out
