@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 
@@ -19,11 +20,13 @@ from aura_agent import Agent, HostSecret
 from aura_cli.command_failure import UnsupportedOperation
 from aura_cli.device_home import DeviceHome
 from aura_cli.host_secret_source import unlock
+from aura_core.errors import NotFound
 from aura_features.rendezvous import RelayHint
 
-__all__ = ["drain_outbox", "require_feature", "require_operation", "running_agent"]
+__all__ = ["ask", "drain_outbox", "require_feature", "require_operation", "running_agent"]
 
 _POLL_S = 0.05
+_NO_QUERY = "no feature answers the query"
 
 
 @asynccontextmanager
@@ -62,6 +65,17 @@ def require_feature(agent: Agent, name: str) -> None:
             f"this agent cannot answer {name!r}: feature {feature!r} is not loaded "
             f"(loaded: {', '.join(agent.features) or 'none'})"
         )
+
+
+def ask(agent: Agent, name: str, /, **args: object) -> Any:
+    """Run the read-only query ``name``; ``UnsupportedOperation`` when nothing answers it."""
+    require_feature(agent, name)
+    try:
+        return agent.query(name, **args)
+    except NotFound as exc:
+        if exc.message.startswith(_NO_QUERY):
+            raise UnsupportedOperation(f"this agent answers no {name!r} query") from None
+        raise
 
 
 async def drain_outbox(agent: Agent, timeout_s: float) -> int:

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from aura_cli.command_failure import CommandFailure
+from aura_cli.exit_codes import ExitCode
 
 __all__ = ["CommandResult", "Output", "fields_table", "rows_table"]
 
@@ -33,6 +34,8 @@ class CommandResult:
 
     data: Mapping[str, Any]
     view: RenderableType | None = None
+    code: ExitCode = ExitCode.OK
+    """Non-zero when the command ran but its outcome was negative (a failed scenario, say)."""
 
 
 def rows_table(
@@ -88,7 +91,7 @@ class Output:
 
     def result(self, result: CommandResult) -> None:
         if self.json_mode:
-            self.json({"ok": True, **result.data})
+            self.json({"ok": result.code is ExitCode.OK, **result.data})
         elif result.view is not None:
             self.console.print(result.view)
 

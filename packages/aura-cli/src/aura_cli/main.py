@@ -8,6 +8,7 @@ and returns the exit code (:class:`~aura_cli.exit_codes.ExitCode`).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import sys
@@ -56,13 +57,13 @@ def run_command(
         output.failure(failure)
         return int(failure.code)
     output.result(result)
-    return int(ExitCode.OK)
+    return int(result.code)
 
 
 def _first_cause(error: BaseException) -> BaseException:
     """The first real error inside (possibly nested) exception groups from task groups."""
     while isinstance(error, BaseExceptionGroup):
-        inner = [e for e in error.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
+        inner = [e for e in error.exceptions if not isinstance(e, asyncio.CancelledError)]
         if not inner:
             break
         error = inner[0]
