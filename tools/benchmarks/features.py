@@ -1,4 +1,4 @@
-"""Feature figures: one function per figure (relay throughput and latency so far).
+"""Feature figures: one function per figure (relay throughput and latency, guardian recovery).
 
 The relay runs in its own process (``run_relay`` on loopback TCP, a real
 SQLite database with fsynced commits), the way an operator runs it; the
@@ -33,6 +33,8 @@ from aura_features.rendezvous import (
     SealedEnvelope,
     seal_envelope,
 )
+from benchmarks._recovery import GOALS as _RECOVERY_GOALS
+from benchmarks._recovery import recovery_ms
 
 GOALS = {
     "relay_envelopes_per_s": (
@@ -40,6 +42,7 @@ GOALS = {
         "fsynced commits; one sender connection, one recipient draining; connection rate quota lifted)"
     ),
     "relay_deposit_ms": "context: one envelope deposited and durably committed, round trip",
+    **_RECOVERY_GOALS,
 }
 
 _RELAY_SCRIPT = """
@@ -148,7 +151,9 @@ def relay_deposit_ms(relay: RelayHint, quick: bool) -> float:
 
 def run(quick: bool) -> dict[str, float | int]:
     with tempfile.TemporaryDirectory() as directory, _relay_process(Path(directory)) as relay:
-        return {
+        results: dict[str, float | int] = {
             "relay_envelopes_per_s": relay_envelopes_per_s(relay, quick),
             "relay_deposit_ms": relay_deposit_ms(relay, quick),
         }
+    results["recovery_ms"] = recovery_ms(quick)
+    return results
