@@ -18,16 +18,25 @@ from aura_agent import (
 from aura_agent.agent_frame import (
     FRAME_VERSION,
     MAX_FRAME_BYTES,
+    MAX_PUSHED_FACTS,
     AgentFrame,
     ConsensusFrame,
     EnvelopeFrame,
     FeaturePayload,
+    PushFrame,
     SyncFrame,
     decode_frame,
     encode_frame,
 )
 from aura_agent.agent_node import ROUTES_TABLE, AgentNode, NodeSettings, build_registry
 from aura_agent.builtin_features import BUILTIN_FEATURES, account_feature, journals_feature
+from aura_agent.chat_feature import (
+    CHAT_FEATURE,
+    ChatLine,
+    ChatRuntime,
+    ConversationView,
+    chat_feature,
+)
 from aura_agent.config import AgentConfig, check_loopback_address
 from aura_agent.consensus_service import (
     DECISIONS_TABLE,
@@ -35,6 +44,14 @@ from aura_agent.consensus_service import (
     ConsensusGroup,
     ConsensusService,
     group_id_of,
+)
+from aura_agent.contacts_feature import (
+    CONTACTS_FEATURE,
+    DESCRIPTOR_LIFETIME_MS,
+    SEAL_PURPOSE,
+    ContactsService,
+    ContactView,
+    contacts_feature,
 )
 from aura_agent.device_identity import (
     ACCOUNT_SEED_SECRET,
@@ -83,12 +100,22 @@ from aura_agent.profile_feature import (
     ProfileReducer,
     profile_feature,
 )
+from aura_agent.relay_mail import (
+    ROUTE_PREFIX,
+    Deposit,
+    MailboxWatch,
+    context_route,
+    parse_context_route,
+)
 from aura_agent.runtime import Agent
 
 __all__ = [
     "ACCOUNT_SEED_SECRET",
     "BUILTIN_FEATURES",
+    "CHAT_FEATURE",
+    "CONTACTS_FEATURE",
     "DECISIONS_TABLE",
+    "DESCRIPTOR_LIFETIME_MS",
     "DEVICE_ROOT_SECRET",
     "ENTRY_POINT_GROUP",
     "FRAME_VERSION",
@@ -97,20 +124,29 @@ __all__ = [
     "KEY_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_NICKNAME_CHARS",
+    "MAX_PUSHED_FACTS",
     "NICKNAME_TYPE_ID",
     "OPERATION_CATEGORIES",
     "PROFILE_REDUCER",
     "PROMETHEUS_CONTENT_TYPE",
     "ROUTES_TABLE",
+    "ROUTE_PREFIX",
+    "SEAL_PURPOSE",
     "VOTES_TABLE",
     "AccountRecord",
     "Agent",
     "AgentConfig",
     "AgentFrame",
     "AgentNode",
+    "ChatLine",
+    "ChatRuntime",
     "ConsensusFrame",
     "ConsensusGroup",
     "ConsensusService",
+    "ContactView",
+    "ContactsService",
+    "ConversationView",
+    "Deposit",
     "DeviceIdentity",
     "EnvelopeFrame",
     "Feature",
@@ -124,12 +160,14 @@ __all__ = [
     "JournalListener",
     "JournalReader",
     "KeyDerivation",
+    "MailboxWatch",
     "MemoryRouter",
     "MessageHandler",
     "NodeSettings",
     "OperationsMetrics",
     "ProfileNickname",
     "ProfileReducer",
+    "PushFrame",
     "Query",
     "RelayHealth",
     "SignalSpec",
@@ -140,8 +178,11 @@ __all__ = [
     "account_feature",
     "app",
     "build_registry",
+    "chat_feature",
     "check_feature_name",
     "check_loopback_address",
+    "contacts_feature",
+    "context_route",
     "create_solo_account",
     "decode_frame",
     "discover_features",
@@ -151,6 +192,7 @@ __all__ = [
     "journals_feature",
     "load_account",
     "order_features",
+    "parse_context_route",
     "profile_feature",
     "render_prometheus",
     "serve_metrics",

@@ -5,6 +5,8 @@ it carries, so one transport (a relay mailbox, a direct channel, the
 simulator's network) serves anti-entropy, consensus and every feature:
 
 * ``sync``: an anti-entropy message for one journal namespace;
+* ``push``: facts of one namespace sent unasked (a new member's first
+  descriptor, before the peer can answer a reconciliation session);
 * ``cons``: a consensus message for one witness group;
 * ``env``: a guarded envelope (``aura_protocol.guards.Envelope``) whose
   payload is a :class:`FeaturePayload`: feature messages only ever travel
@@ -28,10 +30,12 @@ from aura_journal import JournalNamespace
 __all__ = [
     "FRAME_VERSION",
     "MAX_FRAME_BYTES",
+    "MAX_PUSHED_FACTS",
     "AgentFrame",
     "ConsensusFrame",
     "EnvelopeFrame",
     "FeaturePayload",
+    "PushFrame",
     "SyncFrame",
     "decode_frame",
     "encode_frame",
@@ -39,6 +43,7 @@ __all__ = [
 
 FRAME_VERSION = 1
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_PUSHED_FACTS = 64
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
@@ -46,6 +51,12 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 class SyncFrame:
     namespace: JournalNamespace
     body: bytes
+
+
+@attrs.frozen
+class PushFrame:
+    namespace: JournalNamespace
+    facts: tuple[bytes, ...]
 
 
 @attrs.frozen
@@ -61,7 +72,7 @@ class EnvelopeFrame:
     """The encoded guarded envelope, checked by the receiver's guard stack."""
 
 
-AgentFrame = SyncFrame | ConsensusFrame | EnvelopeFrame
+AgentFrame = SyncFrame | PushFrame | ConsensusFrame | EnvelopeFrame
 
 
 @attrs.frozen
@@ -95,6 +106,10 @@ def encode_frame(frame: AgentFrame) -> bytes:
             "ns": frame.namespace.to_bytes(),
             "b": frame.body,
         }
+    elif isinstance(frame, PushFrame):
+        if not 1 <= len(frame.facts) <= MAX_PUSHED_FACTS:
+            raise InvalidInput(f"a push frame carries 1..{MAX_PUSHED_FACTS} facts")
+        value = {"v": 1, "k": "push", "ns": frame.namespace.to_bytes(), "b": list(frame.facts)}
     elif isinstance(frame, ConsensusFrame):
         value = {"v": 1, "k": "cons", "g": frame.group, "b": frame.body}
     elif isinstance(frame, EnvelopeFrame):
@@ -109,6 +124,7 @@ def encode_frame(frame: AgentFrame) -> bytes:
 
 _FIELDS = {
     "sync": frozenset({"v", "k", "ns", "b"}),
+    "push": frozenset({"v", "k", "ns", "b"}),
     "cons": frozenset({"v", "k", "g", "b"}),
     "env": frozenset({"v", "k", "b"}),
 }
@@ -128,6 +144,16 @@ def _name(value: object, what: str) -> str:
     return value
 
 
+def _namespace(value: object) -> JournalNamespace:
+    raw = _bytes(value, "namespace")
+    try:
+        return JournalNamespace.from_bytes(raw)
+    except InvalidEncoding:
+        raise
+    except InvalidInput as exc:
+        raise InvalidEncoding(f"agent frame namespace: {exc}") from None
+
+
 def decode_frame(data: bytes) -> AgentFrame:
     """Parse a frame; anything malformed raises ``InvalidEncoding`` naming the field."""
     if not isinstance(data, bytes):
@@ -145,6 +171,11 @@ def decode_frame(data: bytes) -> AgentFrame:
         raise InvalidEncoding(f"agent frame {kind!r} has wrong fields: {', '.join(extra)}")
     if value["v"] != FRAME_VERSION or type(value["v"]) is not int:
         raise InvalidEncoding(f"agent frame version {value['v']!r:.20} is not {FRAME_VERSION}")
+    if kind == "push":
+        facts = value["b"]
+        if type(facts) is not list or not 1 <= len(facts) <= MAX_PUSHED_FACTS:
+            raise InvalidEncoding(f"a push frame carries a list of 1..{MAX_PUSHED_FACTS} facts")
+        return PushFrame(_namespace(value["ns"]), tuple(_bytes(f, "pushed fact") for f in facts))
     body = _bytes(value["b"], "body")
     if kind == "sync":
         raw = _bytes(value["ns"], "namespace")

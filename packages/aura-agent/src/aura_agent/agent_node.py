@@ -26,15 +26,22 @@ from aura_agent.agent_frame import (
     ConsensusFrame,
     EnvelopeFrame,
     FeaturePayload,
+    PushFrame,
     SyncFrame,
     decode_frame,
     encode_frame,
 )
 from aura_agent.consensus_service import ConsensusService
-from aura_agent.device_identity import AccountRecord, DeviceIdentity, load_account
+from aura_agent.device_identity import (
+    ACCOUNT_SEED_SECRET,
+    AccountRecord,
+    DeviceIdentity,
+    load_account,
+)
 from aura_agent.feature import Feature, FeatureMessage
 from aura_agent.journal_book import JournalBook, JournalListener
 from aura_agent.metrics import OperationsMetrics
+from aura_agent.relay_mail import Deposit, MailboxWatch
 from aura_core.dag_cbor import decode, encode
 from aura_core.effects import (
     Incoming,
@@ -51,19 +58,34 @@ from aura_core.errors import (
     InvalidInput,
     NotFound,
 )
-from aura_core.hashing import tagged_hash
-from aura_core.identifiers import AuthorityId, ContextId, DeviceId
+from aura_core.hashing import kdf, tagged_hash
+from aura_core.identifiers import AuthorityId, ContextId, DeviceId, Epoch
+from aura_features.ed25519_signer import KeySigner
+from aura_features.rendezvous import RelayHint, SealedEnvelope
 from aura_journal import FactMetadata, FactRegistry, Journal, JournalNamespace
+from aura_journal.authorization import (
+    Capability,
+    CapabilityAuthorizer,
+    CapabilityToken,
+    Delegation,
+    DeviceRootKey,
+    SignedDelegation,
+    TrustedAuthority,
+    VerifiedToken,
+)
 from aura_journal.facts import Fact
-from aura_protocol.anti_entropy import AntiEntropyConfig, AntiEntropyNode
+from aura_protocol.anti_entropy import AntiEntropyConfig, AntiEntropyNode, TransferredFact
 from aura_protocol.consensus import ConsensusConfig, consensus_fact_types
-from aura_protocol.guards import GuardStack, SendRequest, guard_registry
+from aura_protocol.guards import Envelope, FlowLimits, GuardStack, SendRequest, guard_registry
 
 __all__ = ["ROUTES_TABLE", "AgentNode", "NodeSettings", "build_registry"]
 
 ROUTES_TABLE = "agent_routes"
 _SESSION_DOMAIN = "AURA_AGENT_SYNC_SEED_V1"
 _MAX_LOCAL_HOPS = 10_000
+_BISCUIT_ROOT_KDF = "AURA_AGENT_BISCUIT_DEVICE_ROOT_V1"
+_AUTHORITY_EPOCH = Epoch(1)
+_TIMER_SLACK_S = 1e-6
 
 
 def build_registry(features: Sequence[Feature]) -> FactRegistry:
@@ -83,6 +105,10 @@ class NodeSettings:
 
     sync: AntiEntropyConfig = attrs.field(factory=lambda: AntiEntropyConfig(interval_s=2.0))
     consensus: ConsensusConfig = attrs.field(factory=ConsensusConfig)
+    relays: tuple[RelayHint, ...] = ()
+    """Relays this agent keeps its mailboxes on (what its descriptors name)."""
+    flow_limit: int = 100_000
+    """Per-epoch flow budget granted for each capability a feature exercises."""
 
 
 class _Reader:
@@ -105,6 +131,9 @@ class _Reader:
 
     def contexts(self) -> tuple[ContextId, ...]:
         return tuple(ns.owner for ns in self._node.book.namespaces if ns.is_context)  # type: ignore[misc]
+
+    def service(self, feature: str) -> Any:
+        return self._node.services.get(feature)
 
 
 class _Host:
@@ -176,11 +205,15 @@ class AgentNode:
         self.reader = _Reader(self)
         self.host = _Host(self)
         self.guards: GuardStack | None = None
-        """Set by the driver once the account's guard stack exists (feature messages need it)."""
+        """The account's guard stack (built with the account; feature messages need it)."""
+        self.flow_limits: FlowLimits | None = None
+        self._authorizer: CapabilityAuthorizer | None = None
         self._workflows = {op: (f, wf) for f in features for op, wf in f.workflows.items()}
         self._queries = {name: q for f in features for name, q in f.queries.items()}
         self._categories = {op: c for f in features for op, c in f.operation_categories.items()}
         self._started = now
+        self.now = now
+        """The driver's time at the latest call (what services use as ``now``)."""
         self._outgoing: list[Outgoing] = []
         self._routes: dict[JournalNamespace, dict[str, AuthorityId | None]] = {}
         self._sync: dict[JournalNamespace, AntiEntropyNode] = {}
@@ -192,9 +225,16 @@ class AgentNode:
             add_facts=self._consensus_facts,
             config=self.settings.consensus,
         )
+        self.services: dict[str, Any] = {}
+        """Per-feature services, built once the device has an account (``Feature.service``)."""
+        self._deposits: list[Deposit] = []
         self.account: AccountRecord | None = load_account(storage)
-        self.book.load_all()
-        self._load_routes(now)
+        if self.account is not None:
+            self._attach(now, load=True)
+        else:
+            self.book.load_all()
+            self._load_routes(now)
+        self.book.listen(self._facts_arrived)
 
     # ------------------------------------------------------------------ identity
 
@@ -208,6 +248,144 @@ class AgentNode:
 
     def listen(self, listener: JournalListener) -> None:
         self.book.listen(listener)
+
+    def attach_account(self, record: AccountRecord, now: float) -> None:
+        """The device just got an account: build its guard stack and the feature services."""
+        if self.account is not None:
+            raise InvalidInput("this node already has an account")
+        self.account = record
+        self._attach(now, load=False)
+
+    def _attach(self, now: float, *, load: bool) -> None:
+        account = self.require_account()
+        self.guards = self._build_guards(account)
+        for name, feature in self.features.items():
+            if feature.service is not None:
+                self.services[name] = feature.service(self)
+        if load:
+            # Services registered their fact types; now the journals can be read back.
+            self.book.load_all()
+            self._load_routes(now)
+        for service in list(self.services.values()):
+            ready = getattr(service, "ready", None)
+            if ready is not None:
+                ready(now)
+        self._queue([], now)
+
+    def account_signer(self) -> KeySigner:
+        """The account's own key (1-of-1 accounts): what signs invitations and descriptors."""
+        with self.storage.transaction(readonly=True) as txn:
+            seed = txn.get_secret(ACCOUNT_SEED_SECRET)
+        if seed is None:
+            raise NotFound("this device holds no account key of its own (threshold account)")
+        return KeySigner(seed)
+
+    @property
+    def capabilities(self) -> tuple[Capability, ...]:
+        names = sorted({c for f in self.features.values() for c in f.capabilities})
+        return tuple(Capability.parse(name) for name in names)
+
+    def _device_root(self) -> DeviceRootKey:
+        return DeviceRootKey.from_seed(kdf(_BISCUIT_ROOT_KDF, self.identity.root_key, 32))
+
+    def _build_guards(self, account: AccountRecord) -> GuardStack:
+        authorizer = CapabilityAuthorizer(
+            [TrustedAuthority(account.authority, account.group_public_key, _AUTHORITY_EPOCH)]
+        )
+        limits = FlowLimits({cap: self.settings.flow_limit for cap in self.capabilities})
+        self._authorizer = authorizer
+        self.flow_limits = limits
+        return GuardStack(
+            authority=account.authority,
+            device=self.identity.signer(account.authority),
+            storage=self.storage,
+            time=self.time,
+            random=self.random,
+            authorizer=authorizer,
+            flow_limits=limits,
+            registry=self.registry,
+        )
+
+    def issue_token(self, context: ContextId) -> VerifiedToken:
+        """A Biscuit token of this device granting every feature capability in ``context``."""
+        account = self.require_account()
+        if self._authorizer is None:
+            raise NotFound("no guard stack: the device has no account")
+        signer = self.account_signer()
+        root = self._device_root()
+        capabilities = self.capabilities
+        statement = Delegation.of(
+            authority=account.authority,
+            group_key=account.group_public_key,
+            device_root=root.public_key,
+            epoch=_AUTHORITY_EPOCH,
+            capabilities=set(capabilities),
+        )
+        signed = SignedDelegation(statement, signer.sign(statement.signing_message()))
+        token = CapabilityToken.issue(
+            root=root, delegation=signed, grants=[(context, cap) for cap in capabilities]
+        )
+        return self._authorizer.verify(token, now=self.time.now())
+
+    # ------------------------------------------------------------------ relays
+
+    def deposit(self, deposit: Deposit) -> None:
+        """Queue a sealed envelope for the driver's relay loop."""
+        if not isinstance(deposit, Deposit):
+            raise InvalidInput("expected a Deposit")
+        self._deposits.append(deposit)
+
+    def take_deposits(self) -> list[Deposit]:
+        out, self._deposits = self._deposits, []
+        return out
+
+    def mailboxes(self) -> list[MailboxWatch]:
+        """Every relay mailbox a feature service reads."""
+        watches: list[MailboxWatch] = []
+        for service in self.services.values():
+            listed = getattr(service, "mailboxes", None)
+            if listed is not None:
+                watches.extend(listed())
+        return watches
+
+    def open_mail(
+        self, watch: MailboxWatch, envelope: SealedEnvelope, now: float
+    ) -> list[Outgoing]:
+        """Hand a fetched envelope to the service that owns the mailbox."""
+        self.now = now
+        service = self.services.get(watch.owner)
+        opener = None if service is None else getattr(service, "open_mail", None)
+        if opener is None:
+            self.metrics.frames_refused += 1
+            return self.take_outgoing()
+        try:
+            opener(watch, envelope, now)
+        except AuraError:
+            self.metrics.frames_refused += 1
+        self._queue([], now)
+        return self.take_outgoing()
+
+    def seal_route(self, route: str, frame: bytes) -> Deposit | None:
+        """How a frame for ``route`` reaches it through a relay, if a service knows."""
+        for service in self.services.values():
+            sealer = getattr(service, "seal_route", None)
+            if sealer is not None:
+                deposit = sealer(route, frame)
+                if deposit is not None:
+                    return deposit
+        return None
+
+    def deliver(self, source: str, frame: bytes, now: float) -> None:
+        """A service opened a frame from a peer (e.g. out of a relay mailbox): process it."""
+        self.now = now
+        self._queue(self._handle(Incoming(source, frame), now), now)
+
+    def _facts_arrived(self, namespace: JournalNamespace, facts: Sequence[Fact]) -> None:
+        now = self.now
+        for service in list(self.services.values()):
+            on_facts = getattr(service, "on_facts", None)
+            if on_facts is not None:
+                on_facts(namespace, facts, now)
 
     # ------------------------------------------------------------------ journals
 
@@ -299,6 +477,13 @@ class AgentNode:
         )
         self.metrics.track_namespace(str(namespace), now)
 
+    def push_facts(
+        self, namespace: JournalNamespace, facts: Sequence[Fact], routes: Sequence[str]
+    ) -> None:
+        """Send facts of ``namespace`` to peers unasked (they are checked like synced facts)."""
+        frame = encode_frame(PushFrame(namespace, tuple(fact.encode() for fact in facts)))
+        self._queue([Outgoing(route, frame) for route in routes], self.now)
+
     def sync_now(self, namespace: JournalNamespace, now: float) -> None:
         """Open a session with every peer of ``namespace`` right away."""
         node = self._sync.get(namespace)
@@ -326,6 +511,7 @@ class AgentNode:
 
     def run_workflow(self, operation: str, args: Mapping[str, Any], now: float) -> Any:
         """Run a feature workflow (``chat.send``); its sends leave on :meth:`take_outgoing`."""
+        self.now = now
         entry = self._workflows.get(operation)
         if entry is None:
             raise NotFound(f"no feature offers the operation {operation!r:.80}")
@@ -387,22 +573,36 @@ class AgentNode:
     # ------------------------------------------------------------------ SansIOProtocol
 
     def receive(self, message: Incoming, now: float) -> list[Outgoing]:
+        self.now = now
         self._queue(self._handle(message, now), now)
         return self.take_outgoing()
 
     def next_timer(self) -> float | None:
         deadlines = [node.next_timer() for node in self._sync.values()]
         deadlines.append(self.consensus.next_timer())
+        for service in self.services.values():
+            timer = getattr(service, "next_timer", None)
+            if timer is not None:
+                deadlines.append(timer())
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
     def on_timer(self, now: float) -> list[Outgoing]:
+        self.now = now
         for namespace, node in list(self._sync.items()):
             deadline = node.next_timer()
             if deadline is not None and deadline <= now + 1e-6:
                 self._queue(self._wrap_sync(namespace, node.on_timer(now)), now)
                 self._collect_sync(namespace, node, now)
         self._queue(self.consensus.on_timer(now), now)
+        for service in list(self.services.values()):
+            timer = getattr(service, "next_timer", None)
+            if timer is None:
+                continue
+            deadline = timer()
+            if deadline is not None and deadline <= now + _TIMER_SLACK_S:
+                service.on_timer(now)
+        self._flush_guarded(now)
         return self.take_outgoing()
 
     def take_outgoing(self) -> list[Outgoing]:
@@ -433,6 +633,8 @@ class AgentNode:
             return []
         if isinstance(frame, SyncFrame):
             return self._handle_sync(message.source, frame, now)
+        if isinstance(frame, PushFrame):
+            return self._handle_push(message.source, frame)
         if isinstance(frame, ConsensusFrame):
             self.metrics.frames_received += 1
             return self.consensus.receive(frame.group, Incoming(message.source, frame.body), now)
@@ -448,6 +650,22 @@ class AgentNode:
         replies = node.receive(Incoming(source, frame.body), now)
         self._collect_sync(namespace, node, now)
         return self._wrap_sync(namespace, replies)
+
+    def _handle_push(self, source: str, frame: PushFrame) -> list[Outgoing]:
+        namespace = frame.namespace
+        if namespace not in self.book or source not in self._routes.get(namespace, {}):
+            self.metrics.frames_refused += 1
+            return []
+        transferred = []
+        for data in frame.facts:
+            try:
+                transferred.append(TransferredFact(Fact.decode(data).cid, data))
+            except AuraError:
+                self.metrics.frames_refused += 1
+                return []
+        self.metrics.frames_received += 1
+        self.book.sync_store(namespace).accept(transferred)
+        return []
 
     def _collect_sync(self, namespace: JournalNamespace, node: AntiEntropyNode, now: float) -> None:
         while node.outcomes:
@@ -470,6 +688,25 @@ class AgentNode:
         if guards is None:
             self.metrics.frames_refused += 1
             return []
+        try:
+            envelope = Envelope.decode(frame.envelope)
+        except AuraError:
+            self.metrics.frames_refused += 1
+            return []
+        for service in list(self.services.values()):
+            claim = getattr(service, "on_envelope", None)
+            if claim is None:
+                continue
+            try:
+                claimed = claim(frame.envelope, envelope, now)
+            except AuraError:
+                self.metrics.receipts_rejected += 1
+                return []
+            if claimed:
+                self.metrics.receipts_accepted += 1
+                self.metrics.frames_received += 1
+                self._flush_guarded(now)
+                return []
         try:
             delivery = guards.receiver.accept(frame.envelope)
         except AuraError:

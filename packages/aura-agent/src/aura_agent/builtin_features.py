@@ -2,11 +2,12 @@
 
 ``account`` publishes the account view (devices, guardians, threshold) from
 the commitment tree; ``journals`` publishes fact counts; ``profile``
-(:mod:`aura_agent.profile_feature`) keeps a device-signed nickname. The commitment tree
+(:mod:`aura_agent.profile_feature`) keeps a device-signed nickname;
+``contacts`` (:mod:`aura_agent.contacts_feature`) wraps invitations and
+rendezvous; ``chat`` (:mod:`aura_agent.chat_feature`) runs a chat service per
+contact. The commitment tree
 and flow-budget types are in every registry already (``aura_journal``'s
-built-ins), so these features add no fact types of their own. Chat,
-invitations and the other features of ``aura_features`` are wrapped here as
-they become available.
+built-ins), so ``account`` and ``journals`` add no fact types of their own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aura_agent.app.account_view import account_view, journal_counts
+from aura_agent.chat_feature import chat_feature
+from aura_agent.contacts_feature import contacts_feature
 from aura_agent.feature import Feature, JournalReader, SignalSpec
 from aura_agent.profile_feature import profile_feature
 from aura_journal import TREE_GENESIS_TYPE_ID, TREE_OP_TYPE_ID
@@ -52,4 +55,6 @@ BUILTIN_FEATURES: tuple[Callable[[], Feature], ...] = (
     account_feature,
     journals_feature,
     profile_feature,
+    contacts_feature,
+    chat_feature,
 )

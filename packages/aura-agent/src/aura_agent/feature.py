@@ -77,6 +77,10 @@ class JournalReader(Protocol):
         """Contexts whose journals the agent keeps."""
         ...
 
+    def service(self, feature: str) -> Any:
+        """The running service of ``feature`` on this agent (see ``Feature.service``), or ``None``."""
+        ...
+
 
 @attrs.frozen
 class FeatureMessage:
@@ -186,6 +190,19 @@ class Feature:
     """Operations by full name (``chat.send``); each needs an operation category."""
     queries: Mapping[str, Query] = attrs.field(factory=dict, converter=_mapping)
     """Read-only questions by full name (``chat.history``)."""
+    service: Callable[[Any], Any] | None = None
+    """Builds this feature's per-agent service once the agent has an account.
+
+    Called with the :class:`~aura_agent.agent_node.AgentNode` (the service
+    host). The service is sans-IO and may implement any of: ``ready(now)``
+    (journals are loaded), ``next_timer()``/``on_timer(now)``,
+    ``on_facts(namespace, facts, now)``, ``on_envelope(data, envelope, now) ->
+    bool`` (claim a guarded envelope), ``mailboxes()`` and
+    ``open_mail(mailbox, envelope, now)`` (relay mailboxes it reads),
+    ``seal_route(route, frame)`` (how a frame reaches a route through a relay).
+    """
+    capabilities: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    """Capabilities its guarded sends exercise (``chat:send``); tokens grant them per context."""
     start: Callable[[Agent], Awaitable[None]] | None = None
     """Runs for the agent's lifetime in its task group; cancelled at shutdown."""
     requires: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -232,6 +249,13 @@ class Feature:
                 )
             if not callable(query):
                 raise InvalidInput(f"feature {self.name}: query {name} is not callable")
+        if self.service is not None and not callable(self.service):
+            raise InvalidInput(f"feature {self.name}: service must be callable")
+        for capability in self.capabilities:
+            if type(capability) is not str or ":" not in capability:
+                raise InvalidInput(
+                    f"feature {self.name}: capability {capability!r:.40} must be namespaced ('chat:send')"
+                )
         if self.start is not None and not callable(self.start):
             raise InvalidInput(f"feature {self.name}: start must be callable")
         for name in self.requires:

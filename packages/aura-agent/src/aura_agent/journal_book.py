@@ -126,6 +126,37 @@ class JournalBook:
             self._announce(namespace, new)
         return new
 
+    def adopt(self, journal: Journal) -> list[Fact]:
+        """Take over a journal another component built (an invitation's new context).
+
+        It becomes this book's journal of its namespace (the same object, so
+        the component keeps working on it); facts it holds that storage does
+        not are written and announced. Adopting into a namespace already kept
+        merges instead.
+        """
+        namespace = journal.namespace
+        current = self._journals.get(namespace)
+        if current is not None and current is not journal:
+            return self.add(namespace, list(journal))
+        if current is None:
+            self.open(namespace)
+            stored = self._journals[namespace]
+            journal.merge(stored)  # whatever storage already had (nothing, normally)
+            self._journals[namespace] = journal
+            self._stores.pop(namespace, None)
+        return self.save(namespace)
+
+    def save(self, namespace: JournalNamespace) -> list[Fact]:
+        """Write facts another component added to the journal directly; returns them."""
+        journal = self.journal(namespace)
+        with self._storage.transaction(readonly=True) as txn:
+            stored = {record.fact_id for record in txn.scan_facts(journal_name(namespace))}
+        unsaved = [fact for fact in journal if fact.cid.raw not in stored]
+        if unsaved:
+            self._persist(namespace, unsaved)
+            self._announce(namespace, unsaved)
+        return unsaved
+
     def refresh(self, namespace: JournalNamespace, *, announce: bool = True) -> list[Fact]:
         """Load facts written to storage by someone else (the guard chain) since the last look."""
         journal = self.open(namespace)

@@ -48,14 +48,16 @@ from aura_agent.frame_transport import FrameTransport
 from aura_agent.host_key import HostSecret
 from aura_agent.metrics import OperationsMetrics, StatusSnapshot, render_prometheus
 from aura_agent.metrics_endpoint import serve_metrics
+from aura_agent.relay_mail import Deposit, MailboxWatch
 from aura_core.effect_context import ExecutionMode
 from aura_core.effects import Effects, Incoming, Outgoing, SignalSubscription
 from aura_core.errors import AuraError, InvalidInput
 from aura_core.identifiers import AuthorityId, DeviceId
 from aura_effects import SqliteStorage, SystemRandom, build_effects
+from aura_features.rendezvous import RelayClient, RelayHint
 from aura_journal import JournalNamespace
-from aura_protocol.anti_entropy import AntiEntropyConfig
-from aura_protocol.guards import FlowLimits, read_flow_row
+from aura_protocol.anti_entropy import AntiEntropyConfig, ReconciliationConfig
+from aura_protocol.guards import read_flow_row
 
 __all__ = ["Agent"]
 
@@ -91,7 +93,8 @@ class Agent:
         self._node: AgentNode | None = None
         self._board: SignalBoard | None = None
         self._features: list[Feature] = []
-        self._flow_limits: FlowLimits | None = None
+        self._relay_queue: list[tuple[Deposit, int | None]] = []
+        self._relay_wake: anyio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,6 +112,8 @@ class Agent:
             tg.start_soon(self._board.run, self._effects.time, self.config.signal_batch_s)
             tg.start_soon(self._drive)
             tg.start_soon(self._send_loop, receive)
+            if self.config.relays:
+                tg.start_soon(self._relay_loop)
             if self.config.metrics_address is not None:
                 self.metrics_port = await tg.start(
                     serve_metrics, self.config.metrics_address, self.metrics_text
@@ -187,7 +192,16 @@ class Agent:
                 order_clock=effects.order_clock,
                 features=features,
                 now=now,
-                settings=NodeSettings(sync=AntiEntropyConfig(interval_s=config.sync_interval_s)),
+                settings=NodeSettings(
+                    sync=AntiEntropyConfig(
+                        interval_s=config.sync_interval_s,
+                        # Frames travel in sealed relay envelopes (at most 256 KiB each).
+                        reconciliation=ReconciliationConfig(
+                            frame_limit=128 * 1024, fact_chunk_bytes=96 * 1024
+                        ),
+                    ),
+                    relays=config.relays,
+                ),
                 metrics=self.metrics,
             )
             board = SignalBoard(effects.reactive, node.reader)
@@ -267,8 +281,8 @@ class Agent:
             node.identity, random=effects.random, order_clock=effects.order_clock, time=effects.time
         )
         store_account(effects.storage, record, seed=seed)
-        node.account = record
         node.add_facts(record.namespace, [genesis])
+        node.attach_account(record, self._now())
         self._after_command()
         return record
 
@@ -349,11 +363,8 @@ class Agent:
         with self.effects.storage.transaction(readonly=True) as txn:
             for context in guards.memberships.contexts:
                 membership = guards.memberships.get(context)
-                limit = (
-                    self._flow_limits.limit_for(membership.token, context)
-                    if self._flow_limits
-                    else None
-                )
+                limits = self.node.flow_limits
+                limit = None if limits is None else limits.limit_for(membership.token, context)
                 for peer in membership.roster.members:
                     if peer == membership.authority:
                         continue
@@ -382,10 +393,19 @@ class Agent:
         self._after_command()
 
     def _after_command(self) -> None:
-        self._emit(self.node.take_outgoing())
+        node = self.node
+        self._emit(node.take_outgoing())
         self._flush_envelopes()
+        deposits = node.take_deposits()
+        if deposits:
+            self._relay_queue.extend((deposit, None) for deposit in deposits)
+            self._wake_relays()
         if self._wake is not None:
             self._wake.set()
+
+    def _wake_relays(self) -> None:
+        if self._relay_wake is not None:
+            self._relay_wake.set()
 
     def _emit(self, outputs: Sequence[Outgoing]) -> None:
         stream = self._send_stream
@@ -399,11 +419,22 @@ class Agent:
 
     def _flush_envelopes(self) -> None:
         node = self._node
-        if node is None or self._transport is None or self._tg is None:
+        if node is None or self._tg is None:
             return
         pending = node.pending_envelopes()
-        if pending:
+        if not pending:
+            return
+        if self._transport is not None:
             self._tg.start_soon(self._deliver_envelopes, pending)
+            return
+        queued = {entry for _deposit, entry in self._relay_queue}
+        for entry_id, out in pending:
+            if entry_id in queued:
+                continue
+            deposit = node.seal_route(out.destination, out.payload)
+            if deposit is not None:
+                self._relay_queue.append((deposit, entry_id))
+        self._wake_relays()
 
     async def _deliver_envelopes(self, pending: list[tuple[int, Outgoing]]) -> None:
         transport = self._transport
@@ -438,9 +469,68 @@ class Agent:
             async for out in receive:
                 transport = self._transport
                 node = self._node
-                if transport is None or node is None:
+                if node is None:
                     continue
+                if transport is None:
+                    deposit = node.seal_route(out.destination, out.payload)
+                    if deposit is not None:
+                        self._relay_queue.append((deposit, None))
+                        self._wake_relays()
+                    continue  # no way there yet: sync and consensus retry on their own
                 try:
                     await transport.deliver(node.route, out.destination, out.payload)
                 except AuraError:
                     continue  # sync and consensus frames are retried by their protocols
+
+    # ------------------------------------------------------------------ relays
+
+    async def _relay_loop(self) -> None:
+        """Leave queued envelopes at relays and read this agent's mailboxes, every poll period."""
+        while True:
+            await self._relay_round()
+            self._relay_wake = anyio.Event()
+            with anyio.move_on_after(self.config.relay_poll_s):
+                await self._relay_wake.wait()
+            self._relay_wake = None
+
+    async def _relay_round(self) -> None:
+        node = self.node
+        queue, self._relay_queue = self._relay_queue, []
+        by_relay: dict[RelayHint, list[tuple[Deposit, int | None]]] = {}
+        for deposit, entry in queue:
+            if deposit.relays:
+                by_relay.setdefault(deposit.relays[0], []).append((deposit, entry))
+        watches: dict[RelayHint, list[MailboxWatch]] = {}
+        for watch in node.mailboxes():
+            for relay in watch.relays:
+                watches.setdefault(relay, []).append(watch)
+        for relay in sorted(set(by_relay) | set(watches)):
+            pending = by_relay.get(relay, [])
+            try:
+                async with RelayClient.connect(
+                    self.effects.network, relay, random=self.effects.random
+                ) as client:
+                    if pending:
+                        results = await client.deposit_many([d.envelope for d, _ in pending])
+                        for (_deposit, entry), result in zip(pending, results, strict=True):
+                            if entry is not None and not isinstance(result, AuraError):
+                                node.acknowledge_envelope(entry)
+                        pending = []
+                    for watch in watches.get(relay, []):
+                        await self._read_mailbox(client, watch)
+                self.metrics.relay_result(relay.address, True, self._now())
+            except (AuraError, OSError):
+                self.metrics.relay_result(relay.address, False, self._now())
+                self._relay_queue.extend(pending)  # kept for the next round
+
+    async def _read_mailbox(self, client: RelayClient, watch: MailboxWatch) -> None:
+        node = self.node
+        while True:
+            page = await client.fetch(watch.key)
+            for envelope in page.envelopes:
+                self._emit(node.open_mail(watch, envelope, self._now()))
+            if page.envelopes:
+                await client.ack(watch.key, [envelope.envelope_id for envelope in page.envelopes])
+            self._after_command()
+            if not page.more:
+                return

@@ -95,7 +95,7 @@ class SimAgent:
                 identity, random=env.random, order_clock=order_clock, time=env.clock
             )
             store_account(env.storage, record, seed=seed)
-            self.node.account = record
+            self.node.attach_account(record, env.clock.monotonic())
             self.node.add_facts(record.namespace, [genesis])
         self.group_ids: dict[str, bytes] = {}
         for seat in seats:
