@@ -6,11 +6,13 @@ Each feature is a sub-package that declares ``OPERATION_CATEGORIES``
 
 * :mod:`aura_features.invitation` — invitation codes, contacts;
 * :mod:`aura_features.social` — homes, neighborhoods, moderation, relay selection;
-* :mod:`aura_features.rendezvous` — descriptors, sealed envelopes, the relay server.
+* :mod:`aura_features.rendezvous` — descriptors, sealed envelopes, the relay server;
+* :mod:`aura_features.devices` — adding and removing devices, thresholds, under consensus;
+* :mod:`aura_features.recovery` — guardians and guardian recovery.
 
 :mod:`aura_features.ed25519_signer` is how features sign as an authority.
 """
 
-from aura_features import ed25519_signer, invitation, rendezvous, social
+from aura_features import devices, ed25519_signer, invitation, recovery, rendezvous, social
 
-__all__ = ["ed25519_signer", "invitation", "rendezvous", "social"]
+__all__ = ["devices", "ed25519_signer", "invitation", "recovery", "rendezvous", "social"]

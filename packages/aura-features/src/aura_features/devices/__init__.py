@@ -95,7 +95,15 @@ from aura_features.devices.device_manager import (
     DeviceManager,
     expected_facts,
 )
-from aura_features.devices.fact_signing import sign_facts_in_process
+from aura_features.devices.fact_signing import (
+    aggregate_batch,
+    attest,
+    commit_batch,
+    fact_messages,
+    sign_batch,
+    sign_facts_in_process,
+    signing_packages,
+)
 from aura_features.devices.share_holders import (
     MAX_DEVICES,
     MAX_GUARDIANS,
@@ -105,12 +113,22 @@ from aura_features.devices.share_holders import (
     GuardianKeys,
     GuardianMember,
     GuardianProfile,
+    check_roster,
     guardian_leaf_device,
     identity_signature,
     identity_signature_valid,
+    members_from_canonical,
+    members_to_canonical,
 )
 from aura_features.devices.share_transfer import ShareCollector, make_deal, open_share, seal_share
-from aura_features.devices.wire_codec import MAX_MESSAGE_BYTES, MessageCodec, message_type
+from aura_features.devices.wire_codec import (
+    MAX_MESSAGE_BYTES,
+    MessageCodec,
+    WireMessage,
+    message_type,
+    signed_payload,
+    signing_domain,
+)
 
 OPERATION_CATEGORIES = {
     "devices.add": "C",
@@ -175,19 +193,25 @@ __all__ = [
     "SharePending",
     "ShareReceived",
     "TransferStart",
+    "WireMessage",
     "account_genesis",
     "account_keys_by_dkg",
     "add_device",
     "add_guardians",
+    "aggregate_batch",
+    "attest",
     "authorize_consensus",
     "authorize_single",
     "change_threshold",
+    "check_roster",
+    "commit_batch",
     "consensus_instance",
     "custody_fact_types",
     "custody_registry",
     "derive_ops",
     "device_leaf",
     "expected_facts",
+    "fact_messages",
     "guardian_leaf",
     "guardian_leaf_device",
     "identity_signature",
@@ -195,6 +219,8 @@ __all__ = [
     "install_custody_facts",
     "majority",
     "make_deal",
+    "members_from_canonical",
+    "members_to_canonical",
     "message_type",
     "next_identifier",
     "open_share",
@@ -202,8 +228,12 @@ __all__ = [
     "remove_device",
     "remove_guardian",
     "seal_share",
+    "sign_batch",
     "sign_facts_in_process",
     "sign_message",
     "signature_valid",
+    "signed_payload",
+    "signing_domain",
+    "signing_packages",
     "single_authorization",
 ]
