@@ -220,7 +220,8 @@ class ChatWorld:
             when, name = min(due)
             if when > self.clock.monotonic():
                 self.clock.advance(when - self.clock.monotonic())
-            self.services[name].on_timer(self.clock.monotonic())
+            # never hand a service a time before the deadline it asked for (clock rounding)
+            self.services[name].on_timer(max(when, self.clock.monotonic()))
             self.settle(down=down)
         if end > self.clock.monotonic():
             self.clock.advance(end - self.clock.monotonic())
@@ -301,3 +302,20 @@ def act(sim: Simulation, name: str, action: Callable[[ChatService, float], Any])
     node.actions.append(action)
     sim.inject(name, b"act", source="user")
     return node.results[-1]
+
+
+def dump(world: ChatWorld, name: str) -> tuple:
+    """Everything a send can write in ``name``'s storage (budget rows, facts, outbox)."""
+    from aura_journal.namespace import JournalNamespace
+    from aura_protocol.guards import FLOW_TABLE, LEAKAGE_TABLE, journal_name
+
+    journals = [journal_name(JournalNamespace.context(CONTEXT))] + [
+        journal_name(JournalNamespace.authority(a.authority)) for a in world.cast.accounts.values()
+    ]
+    with world.storages[name].transaction(readonly=True) as txn:
+        return (
+            tuple(txn.scan(FLOW_TABLE)),
+            tuple(txn.scan(LEAKAGE_TABLE)),
+            tuple((j, tuple((f.fact_id, f.body) for f in txn.scan_facts(j))) for j in journals),
+            tuple(txn.pending_outbox()),
+        )

@@ -383,8 +383,11 @@ class ChannelState:
         return MemberStatus.OUTSIDE
 
     def known_members(self) -> frozenset[AuthorityId]:
-        """Everyone the channel's facts mention as member, joiner or invitee."""
-        people: set[AuthorityId] = set(self.epoch_members()) | set(self._joins) | set(self._invited)
+        """Everyone the channel's facts mention: members of any epoch, joiners, invitees, targets."""
+        people: set[AuthorityId] = set(self._joins) | set(self._invited)
+        for rekey in self.epochs():
+            people.update(rekey.members)
+        people.update(a.member for _s, a in self._moderation if a.member is not None)
         if self.creator is not None:
             people.add(self.creator)
         return frozenset(people)

@@ -51,8 +51,6 @@ class ChatConfig:
     amp: AmpConfig = attrs.field(
         factory=AmpConfig, validator=attrs.validators.instance_of(AmpConfig)
     )
-    rekey_wait_s: float = attrs.field(default=10.0, validator=_seconds)
-    """How long a missing epoch is waited for before later ones are installed without it."""
     auto_approve: bool = attrs.field(default=True)
     """The creator's service rekeys as soon as membership intentions change."""
     auto_join_direct: bool = attrs.field(default=True)

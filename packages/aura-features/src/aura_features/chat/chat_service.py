@@ -113,15 +113,23 @@ from aura_features.chat.epoch_secret import (
     open_epoch_secret,
     seal_epoch_secret,
 )
+from aura_features.chat.history_opener import HistoryOpener
 from aura_features.chat.message_body import MessageBody, MessageKind, check_message_text
-from aura_features.chat.own_chain import OwnChains, open_own_frames
+from aura_features.chat.own_chain import OwnChains
 from aura_journal.facts import Fact, FactMetadata, order_time_from_entropy
 from aura_journal.journal import Journal
 from aura_journal.namespace import JournalNamespace
 from aura_protocol.amp import events as amp_events
 from aura_protocol.amp.channel_keyring import UnknownSender
 from aura_protocol.amp.endpoint import AmpEndpoint
-from aura_protocol.amp.frames import AckFrame, DataFrame, decode_frame, encode_frame, verify_ack
+from aura_protocol.amp.frames import (
+    AckFrame,
+    DataFrame,
+    decode_frame,
+    encode_frame,
+    make_ack,
+    verify_ack,
+)
 from aura_protocol.amp.retransmission import OutboundQueue
 from aura_protocol.guards.envelope import Envelope
 from aura_protocol.guards.guard_ledgers import journal_name, read_flow_row
@@ -184,7 +192,7 @@ class ChatService:
         self._acks: dict[tuple[ChannelId, AuthorityId, int], AckFrame] = {}
         self._ack_due: float | None = None
         self._installed: dict[ChannelId, int] = {}
-        self._gap_since: dict[ChannelId, float] = {}
+        self._opener = HistoryOpener(context)
         self._unopened: dict[tuple[ChannelId, AuthorityId], dict[tuple[int, int], DataFrame]] = {}
         self._unopened_count = 0
         self._highest: dict[tuple[ChannelId, AuthorityId, int], int] = {}
@@ -243,7 +251,7 @@ class ChatService:
                 cs = state.channel(channel)
                 if cs is None:
                     continue
-                self._install_ready(channel, now, force=True)
+                self._install_ready(channel, now)
                 for (sender, _epoch, _generation), fid in sorted(cs.frames.items()):
                     if sender != self.me:
                         self._feed(channel, sender, _frame_of(cs, fid), now)
@@ -325,25 +333,53 @@ class ChatService:
         if body.author == self.me:
             fid = message_id(self.context, channel, self.me, header.epoch, header.generation)
             if fid not in self._bodies:  # a frame of this member not sealed by this process
-                self._open_own(channel, header.epoch, [frame])
-            self._shown(channel, body, fid)
+                self._open_direct(channel, self.me, frame, now)
+            else:
+                self._shown(channel, fid)
             return
         self._feed(channel, body.author, frame, now)
 
-    def _shown(self, channel: ChannelId, body: MessageSent | MessageEdited, fid: MessageId) -> None:
-        if type(body) is MessageSent:
-            self._emit(MessageShown(channel, fid))
-        else:
-            self._emit(MessageChanged(channel, body.target))
-
-    def _open_own(self, channel: ChannelId, epoch: int, frames: Sequence[DataFrame]) -> None:
-        secret = self._epoch_secret(channel, epoch)
-        if secret is None:
+    def _shown(self, channel: ChannelId, fid: MessageId) -> None:
+        cs = self.state().channels.get(channel)
+        if cs is None:
             return
-        opened = open_own_frames(secret, frames, local=self.me.raw)
-        for generation, plaintext in opened.items():
-            fid = message_id(self.context, channel, self.me, epoch, generation)
-            self._bodies[fid] = _decode_body(plaintext)
+        if fid in cs.messages:
+            self._emit(MessageShown(channel, fid))
+        elif fid in cs.edits:
+            self._emit(MessageChanged(channel, cs.edits[fid].target))
+
+    def _open_direct(
+        self, channel: ChannelId, sender: AuthorityId, frame: DataFrame, now: float
+    ) -> None:
+        """Open a frame from its epoch's secret (an epoch the endpoint does not hold, or ours)."""
+        header = frame.header
+        fid = message_id(self.context, channel, sender, header.epoch, header.generation)
+        if fid in self._bodies:
+            return
+        secret = self._epoch_secret(channel, header.epoch)
+        if secret is None:
+            return  # not a member of that epoch: the text stays sealed for this member
+        try:
+            plaintext = self._opener.open(frame, secret)
+        except AuraError as exc:
+            self.errors.append((f"frame from {sender}", exc))
+            return
+        self._bodies[fid] = _decode_body(plaintext)
+        self._shown(channel, fid)
+        if sender != self.me:
+            summary = self._opener.summary(channel, header.epoch, sender.raw)
+            if summary is not None:
+                ack = make_ack(
+                    self._opener.ack_key(channel, header.epoch, secret),
+                    self.context,
+                    channel,
+                    header.epoch,
+                    self.me.raw,
+                    sender.raw,
+                    summary[0],
+                    summary[1],
+                )
+                self._queue_acks(channel, [Outgoing(str(sender), encode_frame(ack))], now)
 
     def _feed(self, channel: ChannelId, sender: AuthorityId, frame: DataFrame, now: float) -> None:
         """Give a peer's frame to the AMP endpoint; keep it if it can be opened later."""
@@ -352,15 +388,20 @@ class ChatService:
         key = (channel, sender)
         waiting = self._unopened.setdefault(key, {})
         installed = self._installed.get(channel)
-        if installed is None:
-            self._hold(waiting, slot, frame)
+        if installed is None or header.epoch > installed:
+            self._hold(waiting, slot, frame)  # its epoch is not known here yet
+            return
+        keyring = self.amp.keyring(self.context, channel)
+        if not keyring.retained(header.epoch):
+            if waiting.pop(slot, None) is not None:
+                self._unopened_count -= 1
+            self._open_direct(channel, sender, frame, now)
             return
         errors = self.amp.errors
         last = errors[-1] if errors else None
         outputs = self.amp.receive(Incoming(str(sender), encode_frame(frame)), now)
         error = errors[-1][1] if errors and errors[-1] is not last else None
         self._queue_acks(channel, outputs, now)
-        keyring = self.amp.keyring(self.context, channel)
         if keyring.was_received(header):
             mark = (channel, sender, header.epoch)
             if header.generation > self._highest.get(mark, -1):
@@ -371,10 +412,7 @@ class ChatService:
             if waiting and not self._refeeding:
                 self._refeed(channel, sender, now)
             return
-        ahead = header.epoch > installed or (
-            keyring.retained(header.epoch)
-            and header.generation > self._highest.get((channel, sender, header.epoch), -1)
-        )
+        ahead = header.generation > self._highest.get((channel, sender, header.epoch), -1)
         if ahead and not isinstance(error, CryptoError | UnknownSender):
             self._hold(waiting, slot, frame)
         else:
@@ -418,14 +456,10 @@ class ChatService:
             if isinstance(event, amp_events.MessageDelivered):
                 sender = AuthorityId(event.sender)
                 fid = message_id(self.context, channel, sender, event.epoch, event.generation)
-                self._bodies[fid] = _decode_body(event.plaintext)
-                cs = self.state().channels.get(channel)
-                if cs is None:
+                if fid in self._bodies:
                     continue
-                if fid in cs.messages:
-                    self._emit(MessageShown(channel, fid))
-                elif fid in cs.edits:
-                    self._emit(MessageChanged(channel, cs.edits[fid].target))
+                self._bodies[fid] = _decode_body(event.plaintext)
+                self._shown(channel, fid)
             elif isinstance(event, amp_events.MessagesLost):
                 self._emit(
                     MessagesLost(channel, AuthorityId(event.sender), event.epoch, event.count)
@@ -452,8 +486,12 @@ class ChatService:
             self.errors.append(("epoch-secret", exc))
             return None
 
-    def _install_ready(self, channel: ChannelId, now: float, *, force: bool = False) -> None:
-        """Install the channel's known epochs in order (waiting a while for a missing one)."""
+    def _install_ready(self, channel: ChannelId, now: float) -> None:
+        """Install every epoch newer than the installed one, in order.
+
+        An epoch whose rekey arrives after a later one was installed is never
+        installed in the endpoint; its frames are opened from its secret.
+        """
         cs = self.state().channel(channel)
         if cs is None:
             return
@@ -462,17 +500,18 @@ class ChatService:
         for rekey in cs.epochs():
             if installed is not None and rekey.epoch <= installed:
                 continue
-            if installed is not None and rekey.epoch != installed + 1 and not force:
-                since = self._gap_since.setdefault(channel, now)
-                if now < since + self.config.rekey_wait_s:
-                    break
             self._install(channel, cs, rekey, now)
             installed = rekey.epoch
             progressed = True
         if progressed:
-            self._gap_since.pop(channel, None)
             self._refeed(channel, None, now)
             self._flush_queued(channel, now)
+        if installed is None:
+            return
+        keyring = self.amp.keyring(self.context, channel)
+        for (sender, epoch, _generation), fid in sorted(cs.frames.items()):
+            if fid not in self._bodies and not keyring.retained(epoch):
+                self._open_direct(channel, sender, _frame_of(cs, fid), now)
 
     def _install(
         self, channel: ChannelId, cs: ChannelState, rekey: ChannelRekeyed, now: float
@@ -493,9 +532,9 @@ class ChatService:
         ]
         if own:
             self._chains.fast_forward(channel, max(g for g, _ in own) + 1)
-            missing = [_frame_of(cs, fid) for _g, fid in own if fid not in self._bodies]
-            if missing:
-                self._open_own(channel, rekey.epoch, missing)
+            for _generation, fid in sorted(own):
+                if fid not in self._bodies:
+                    self._open_direct(channel, self.me, _frame_of(cs, fid), now)
         self._emit(ChannelChanged(channel))
 
     def _maybe_rekey(self, channel: ChannelId, now: float) -> None:
@@ -861,7 +900,6 @@ class ChatService:
                 times.append(due)
         if self._ack_due is not None:
             times.append(self._ack_due)
-        times.extend(since + self.config.rekey_wait_s for since in self._gap_since.values())
         return min(times) if times else None
 
     def on_timer(self, now: float) -> None:
@@ -879,8 +917,6 @@ class ChatService:
                 self._resend(channel, peer, due)
         if self._ack_due is not None and now >= self._ack_due - 1e-6:
             self._flush_acks(now)
-        for channel in list(self._gap_since):
-            self._install_ready(channel, now)
 
     # ================================================================== user operations
 

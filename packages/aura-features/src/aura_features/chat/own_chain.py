@@ -11,27 +11,18 @@ XChaCha20-Poly1305 sealing — while receiving goes through the endpoint.
 After a restart the chains are rebuilt from the journal: the epoch secret is
 re-opened from the rekey fact and the chain is stepped past every generation
 this member already used (a generation whose frame never got committed was
-never sent, so using it again exposes nothing). The same derivation opens
-this member's own frames for its history, since AMP gives no member a
-receiving chain for itself.
+never sent, so using it again exposes nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from aura_core.errors import CryptoError, InvalidInput
+from aura_core.errors import InvalidInput
 from aura_core.identifiers import ChannelId, ContextId
-from aura_protocol.amp.frames import AmpHeader, DataFrame, open_frame, seal_frame
-from aura_protocol.amp.key_schedule import (
-    ChannelCoordinates,
-    chain_seed,
-    message_key,
-    next_chain_key,
-)
+from aura_protocol.amp.frames import AmpHeader, DataFrame, seal_frame
+from aura_protocol.amp.key_schedule import ChannelCoordinates, chain_seed
 from aura_protocol.amp.ratchet import SendingChain
 
-__all__ = ["OwnChains", "open_own_frames"]
+__all__ = ["OwnChains"]
 
 
 class _ChannelChains:
@@ -125,39 +116,3 @@ class OwnChains:
         if state is None:
             raise InvalidInput(f"no epoch of {channel} is installed")
         return state
-
-
-def open_own_frames(
-    secret: bytes, frames: Iterable[DataFrame], *, local: bytes
-) -> dict[int, bytes | None]:
-    """Open this member's frames of one epoch (generation -> plaintext, ``None`` if it fails).
-
-    Walks the chain from its seed once, so the cost is one step per
-    generation up to the highest.
-    """
-    by_generation: dict[int, DataFrame] = {}
-    where: ChannelCoordinates | None = None
-    for frame in frames:
-        header = frame.header
-        coordinates = ChannelCoordinates(header.context.raw, header.channel.raw, header.epoch)
-        if where is None:
-            where = coordinates
-        elif coordinates != where or header.sender != local:
-            raise InvalidInput("open_own_frames takes this member's frames of one epoch")
-        by_generation[header.generation] = frame
-    out: dict[int, bytes | None] = {}
-    if where is None:
-        return out
-    chain = chain_seed(secret, where, local)
-    at = 0
-    for generation in sorted(by_generation):
-        while at < generation:
-            chain = next_chain_key(chain)
-            at += 1
-        try:
-            out[generation] = open_frame(
-                by_generation[generation], message_key(chain, where, local, generation)
-            )
-        except CryptoError:
-            out[generation] = None
-    return out
