@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aura_core.errors import AuraError, CryptoError, InvalidEncoding, ValidationError
+from aura_core.errors import AuraError, CryptoError, ValidationError
 from aura_features.chat import (
     ChatPayload,
     MessageBody,
@@ -27,7 +27,7 @@ from aura_features.chat import (
 from aura_features.chat.own_chain import OwnChains
 from aura_journal.errors import AttestationInvalid
 from aura_journal.facts import Fact, FactMetadata, order_time_from_entropy
-from aura_protocol.amp.frames import AckFrame, DataFrame, decode_frame, encode_frame, make_ack
+from aura_protocol.amp.frames import DataFrame, encode_frame, make_ack
 from aura_protocol.guards import Envelope, SendRequest
 
 
@@ -143,7 +143,7 @@ def test_tampered_envelopes_are_refused_byte_by_byte():
     world, channel = _room()
     world["alice"].send_message(channel, "tamper with me", world.now)
     world.collect()
-    (_source, destination, data) = next(item for item in world.wire if item[1] == "bob")
+    (_source, _destination, data) = next(item for item in world.wire if item[1] == "bob")
     world.wire.clear()
     for position in range(0, len(data), max(1, len(data) // 60)):
         tampered = bytearray(data)

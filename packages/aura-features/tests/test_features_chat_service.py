@@ -171,7 +171,7 @@ def test_invite_only_channels_need_an_invitation():
     world["bob"].join(channel, world.now)
     world.settle()
     assert world["bob"].view.channel(channel).my_status == MemberStatus.MEMBER
-    world["carol"].receive_envelope  # carol never heard of it
+    # carol never heard of it
     with pytest.raises(NotFound):
         world["carol"].view.channel(channel)
 
@@ -274,7 +274,7 @@ def test_commands_drive_the_service():
     assert bob.view.channel(channel).topic == "today: chat"
     outcome = alice.execute(parse_command("/msg #general via msg"), world.now)
     assert outcome.action == "sent"
-    with pytest.raises(InvalidInput, match="no channel is selected|none is selected"):
+    with pytest.raises(InvalidInput, match="none is selected"):
         alice.execute(parse_command("no channel"), world.now)
     with pytest.raises(NotFound):
         alice.execute(parse_command("/join #nowhere"), world.now)
