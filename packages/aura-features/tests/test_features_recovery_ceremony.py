@@ -24,6 +24,7 @@ from aura_features.devices import (
     ChangeCompleted,
     GuardianKeys,
     MessageRejected,
+    ShareErased,
     add_device,
     message_type,
     remove_device,
@@ -338,3 +339,43 @@ def test_hostile_recovery_messages_are_refused_and_change_nothing() -> None:
     _approve(world, "g2", coordinator.recovery_id)
     world.run(100)
     assert coordinator.outcome == "completed"
+
+
+def test_an_emergency_rotation_renews_every_share_at_once_and_keeps_the_key() -> None:
+    world = W.CustodyWorld(40, devices=3, threshold=2)
+    world.seat_guardians(GUARDIANS, threshold=2, window_s=3600)
+    stolen_device = world.manager("d1").key_package
+    stolen_guardian = world.guardian("g1").share_for(world.account)
+    old_devices = world.manager("d2").key_epoch.public_key_package
+    old_guardians = world.manager("d2").guardian_set.guardian_package
+    world.do("d2", lambda m, now: m.propose_emergency_rotation(now, revoke=1))
+    world.run(20)  # well inside the hour-long dispute window: rotation has none
+    d2, d3 = world.manager("d2"), world.manager("d3")
+    assert not world.manager("d1").is_member and world.nodes["d1"].take(ShareErased)
+    assert [m.identifier for m in d2.key_epoch.devices] == [2, 3]
+    assert d2.group_key == d3.group_key == world.group_key
+    guardian_set = d3.guardian_set
+    assert guardian_set.guardian_package != old_guardians
+    assert [m.identifier for m in guardian_set.devices] == [2, 3]
+    for g in GUARDIANS:
+        assert len(world.nodes[g].take(GuardianShareActivated)) == 2
+    assert verify_signature(
+        world.group_key,
+        b"e",
+        W.frost_sign(
+            [d2.key_package, d3.key_package], d2.key_epoch.public_key_package, b"e", world.rng
+        ),
+    )
+    fresh = [world.guardian(g).share_for(world.account) for g in ("g2", "g3")]
+    assert verify_signature(
+        world.group_key,
+        b"e",
+        W.frost_sign(fresh, guardian_set.guardian_package, b"e", world.rng),
+    )
+    # what the thief holds no longer combines with anything current
+    with pytest.raises(InvalidSignatureShares):
+        W.frost_sign([stolen_device, d2.key_package], old_devices, b"e", world.rng)
+    with pytest.raises(InvalidSignatureShares):
+        W.frost_sign([stolen_guardian, fresh[0]], old_guardians, b"e", world.rng)
+    kinds = [e.change.kind for e in world.nodes["d2"].take(ChangeCompleted)]
+    assert kinds[-2:] == ["rotate", "guardians"]

@@ -88,6 +88,8 @@ from aura_features.devices.custody_plans import (
     majority,
     remove_device,
     remove_guardian,
+    rotate_guardian_shares,
+    rotate_shares,
 )
 from aura_features.devices.device_manager import (
     CustodyConfig,
@@ -135,6 +137,7 @@ OPERATION_CATEGORIES = {
     "devices.remove": "C",
     "devices.change_threshold": "C",
     "devices.guardian_change": "C",
+    "devices.emergency_rotation": "C",
 }
 """Every custody change blocks on consensus among the account's devices (category C)."""
 
@@ -227,6 +230,8 @@ __all__ = [
     "prestate_hash",
     "remove_device",
     "remove_guardian",
+    "rotate_guardian_shares",
+    "rotate_shares",
     "seal_share",
     "sign_batch",
     "sign_facts_in_process",

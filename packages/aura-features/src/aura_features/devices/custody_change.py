@@ -10,7 +10,8 @@ so it is a plain canonical value with a hash.
 
 The tree operations are *derived* from the change and the tree it lands on
 (:func:`derive_ops`): add leaves for new members, set the root policy, remove
-leaves, and rotate the key epoch when the devices' shares were rebuilt. Every
+leaves, and rotate the key epoch when the devices' shares were rebuilt (a
+guardian re-deal with the same guardians changes no leaf at all). Every
 signer derives them itself and signs only facts that match, so the coordinator
 cannot slip in another operation.
 
@@ -84,7 +85,8 @@ __all__ = [
     "next_identifier",
 ]
 
-CHANGE_KINDS = ("add_device", "remove_device", "change_policy", "guardians", "recovery")
+CHANGE_KINDS = ("add_device", "remove_device", "change_policy", "rotate", "guardians", "recovery")
+"""``rotate``: every device gets a fresh share (an emergency rotation, perhaps revoking one)."""
 ROOT_BRANCH = 0
 """Devices and guardians are leaves of the root branch, whose group key is the account key."""
 DEFAULT_DISPUTE_WINDOW_S = 48 * 3600
@@ -413,10 +415,10 @@ def derive_ops(tree: TreeState, change: CustodyChange) -> DerivedOps:
     ops.extend(removes)
     if change.rebuilds == "devices":
         ops.append(RotateEpoch((ROOT_BRANCH,)))
-    if not ops:
+    if not ops and change.rebuilds != "guardians":
         raise ValidationError("the change would not change the tree")
     states = [tree]
-    needed = 1
+    needed = tree.required_signers(ROOT_BRANCH)  # the facts are the account key's word
     for op in ops:
         state = states[-1]
         try:

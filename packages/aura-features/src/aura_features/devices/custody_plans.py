@@ -38,6 +38,8 @@ __all__ = [
     "majority",
     "remove_device",
     "remove_guardian",
+    "rotate_guardian_shares",
+    "rotate_shares",
 ]
 
 
@@ -209,3 +211,33 @@ def remove_guardian(
         ),
         removals=((member.identifier, RemovalReason.LEFT),),
     )
+
+
+def rotate_shares(view: CustodyView, *, tag: bytes, revoke: int | None = None) -> CustodyChange:
+    """Emergency rotation: every device gets a fresh share now, optionally revoking one device.
+
+    Shares from before do not combine with the new ones, so a share that may
+    have leaked (a stolen device, a backup copied) is useless from here on —
+    as long as fewer than the threshold leaked. The group key stays.
+    """
+    devices = view.key_epoch.devices
+    removals: tuple[tuple[int, RemovalReason], ...] = ()
+    threshold = view.key_epoch.threshold
+    if revoke is not None:
+        devices = tuple(m for m in devices if m.identifier != revoke)
+        if len(devices) == len(view.key_epoch.devices):
+            raise InvalidInput(f"no device of the account sits at identifier {revoke}")
+        if not devices:
+            raise ValidationError("cannot revoke the account's only device")
+        removals = ((revoke, RemovalReason.REVOKED),)
+        threshold = max(min(threshold, len(devices)), majority(len(devices)))
+        if len(devices) == 1:
+            threshold = 1
+    return view.change("rotate", tag=tag, devices=devices, threshold=threshold, removals=removals)
+
+
+def rotate_guardian_shares(view: CustodyView, *, tag: bytes) -> CustodyChange:
+    """A fresh sharing for the same guardians (the second half of an emergency rotation)."""
+    if not view.guardians:
+        raise ValidationError("the account has no guardians")
+    return view.change("guardians", tag=tag)

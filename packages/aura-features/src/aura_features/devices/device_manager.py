@@ -107,7 +107,11 @@ from aura_features.devices.custody_messages import (
     sign_message,
     signature_valid,
 )
-from aura_features.devices.custody_plans import CustodyView
+from aura_features.devices.custody_plans import (
+    CustodyView,
+    rotate_guardian_shares,
+    rotate_shares,
+)
 from aura_features.devices.fact_signing import (
     aggregate_batch,
     attest,
@@ -364,6 +368,7 @@ class DeviceManager:
         self._participations: dict[bytes, _Participation] = {}
         self._coordinations: dict[bytes, _Coordination] = {}
         self._completing: dict[bytes, CustodyChange] = {}
+        self._follow_ups: dict[bytes, Callable[[CustodyView], CustodyChange]] = {}
         self._early_deals: dict[bytes, list[tuple[str, ShareDeal]]] = {}
         self._events: list[Any] = []
         self._witness: Witness | None = None
@@ -511,6 +516,26 @@ class DeviceManager:
 
     def propose(self, change: CustodyChange, now: float) -> list[Outgoing]:
         """Put ``change`` to the account's devices (consensus) and coordinate it once decided."""
+        return self._deliver(self._propose(change, now), now)
+
+    def propose_emergency_rotation(
+        self, now: float, *, revoke: int | None = None
+    ) -> list[Outgoing]:
+        """Rotate every share at once — the devices', then the guardians' — with no dispute window.
+
+        For a share that may have leaked while the account still has a
+        threshold of devices: ``revoke`` removes that device in the same
+        step. Old device and guardian shares stop combining with new ones;
+        the group key stays.
+        """
+        change = rotate_shares(self.view, tag=self._rng.random_bytes(16), revoke=revoke)
+        if self.guardian_set is not None:
+            self._follow_ups[change.hash] = lambda view: rotate_guardian_shares(
+                view, tag=self._rng.random_bytes(16)
+            )
+        return self.propose(change, now)
+
+    def _propose(self, change: CustodyChange, now: float) -> list[Outgoing]:
         if not isinstance(change, CustodyChange):
             raise InvalidInput("propose needs a CustodyChange")
         key_package, epoch, head = self._member_state()
@@ -522,16 +547,15 @@ class DeviceManager:
             blob = single_authorization(key_package, change)
             authorized = authorize_single(epoch, head, change, blob)
             self._events.append(ChangeDecided(change))
-            return self._deliver(
-                self.coordinate(change, "single", blob, authorized, (key_package.identifier,), now),
-                now,
+            return self.coordinate(
+                change, "single", blob, authorized, (key_package.identifier,), now
             )
         if self._initiator is None:
             raise InvalidInput("this device cannot propose: it runs no consensus")
         instance, prestate = consensus_instance(self.account, head.commitment)
         self._proposals[change.hash] = (change, now)
         out = self._initiator.propose(instance, prestate, change.encode(), now)
-        return self._deliver(self._consensus_out(out, now), now)
+        return self._consensus_out(out, now)
 
     # ------------------------------------------------------------------ coordination
 
@@ -1068,6 +1092,12 @@ class DeviceManager:
         if change is not None:
             self._events.append(ChangeCompleted(change))
             out += self._finished(change, True, "", now)
+            follow_up = self._follow_ups.pop(change.hash, None)
+            if follow_up is not None:
+                try:
+                    out += self._propose(follow_up(self.view), now)
+                except AuraError as exc:
+                    self._events.append(ChangeFailed(change.hash, f"follow-up: {exc.message}"))
         return out
 
     def _on_aborted(self, source: str, message: ChangeAborted, now: float) -> list[Outgoing]:
