@@ -28,6 +28,7 @@ from aura_features.chat import (
     CHAT_TYPE_IDS,
     ChatPayload,
     ChatService,
+    MessageId,
     Msg,
     install_chat_facts,
 )
@@ -140,6 +141,40 @@ class ChatRuntime:
         peer, service = self._contact(to)
         return service.execute(Msg(str(peer), text), now).action
 
+    def create_channel(self, name: str, members: Sequence[object], topic: str, now: float) -> str:
+        """An open channel in the context shared with ``members`` (one contact per context)."""
+        if not members:
+            raise InvalidInput("a channel needs at least one contact as member")
+        services = {
+            self._contact(member)[1].context: self._contact(member)[1] for member in members
+        }
+        if len(services) != 1:
+            raise InvalidInput(
+                "the members are in different contexts; a channel lives in one context"
+            )
+        (service,) = services.values()
+        return str(service.create_channel(name, now, topic=topic))
+
+    def _message_service(self, message: object) -> tuple[MessageId, ChatService]:
+        ident = MessageId.parse(message) if isinstance(message, str) else message
+        if not isinstance(ident, MessageId):
+            raise InvalidInput("name the message by its id ('message:…')")
+        for service in self.services.values():
+            try:
+                service.view.message(ident)
+            except AuraError:
+                continue
+            return ident, service
+        raise NotFound(f"no message {ident} in any conversation")
+
+    def edit(self, message: object, text: str, now: float) -> str:
+        ident, service = self._message_service(message)
+        return str(service.edit_message(ident, text, now))
+
+    def delete(self, message: object, now: float) -> None:
+        ident, service = self._message_service(message)
+        service.delete_message(ident, now)
+
     def conversation(self, to: object) -> ConversationView:
         peer, service = self._contact(to)
         channel = service.view.direct_channel_with(peer)
@@ -178,6 +213,32 @@ def _send(host: FeatureHost, args: Mapping[str, Any]) -> str:
     return runtime.send(args.get("to"), text, runtime.node.now)
 
 
+def _text_arg(args: Mapping[str, Any]) -> str:
+    text = args.get("text")
+    if type(text) is not str:
+        raise InvalidInput("the operation needs text")
+    return text
+
+
+def _create_channel(host: FeatureHost, args: Mapping[str, Any]) -> str:
+    runtime = _runtime(host.reader)
+    name = args.get("name")
+    if type(name) is not str:
+        raise InvalidInput("chat.create_channel needs a name")
+    topic = args.get("topic") or ""
+    return runtime.create_channel(name, tuple(args.get("members", ())), topic, runtime.node.now)
+
+
+def _edit(host: FeatureHost, args: Mapping[str, Any]) -> str:
+    runtime = _runtime(host.reader)
+    return runtime.edit(args.get("message"), _text_arg(args), runtime.node.now)
+
+
+def _delete(host: FeatureHost, args: Mapping[str, Any]) -> None:
+    runtime = _runtime(host.reader)
+    runtime.delete(args.get("message"), runtime.node.now)
+
+
 def _history(reader: JournalReader, args: Mapping[str, Any]) -> tuple[ChatLine, ...]:
     return _runtime(reader).conversation(args.get("with")).lines
 
@@ -190,8 +251,21 @@ def _conversations(reader: JournalReader) -> tuple[ConversationView, ...]:
 def chat_feature() -> Feature:
     return Feature(
         name=CHAT_FEATURE,
-        operation_categories={"chat.send_message": CHAT_CATEGORIES["chat.send_message"]},
-        workflows={"chat.send_message": _send},
+        operation_categories={
+            name: CHAT_CATEGORIES[name]
+            for name in (
+                "chat.send_message",
+                "chat.create_channel",
+                "chat.edit_message",
+                "chat.delete_message",
+            )
+        },
+        workflows={
+            "chat.send_message": _send,
+            "chat.create_channel": _create_channel,
+            "chat.edit_message": _edit,
+            "chat.delete_message": _delete,
+        },
         queries={"chat.history": _history},
         signals=(SignalSpec("chat", _conversations, CHAT_TYPE_IDS),),
         service=ChatRuntime,

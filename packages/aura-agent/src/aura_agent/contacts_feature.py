@@ -38,10 +38,12 @@ from aura_core.identifiers import AuthorityId, ContextId, Epoch
 from aura_effects import SodiumCrypto
 from aura_features.invitation import (
     ACCEPTED_TYPE_ID,
+    ANSWERED_TYPE_ID,
     CONTACT_PETNAMES,
     INVITATION_LEDGER,
     RELATIONSHIP,
     InvitationBook,
+    InvitationId,
     InvitationStatus,
     InviteKind,
     ReplyKeys,
@@ -71,6 +73,7 @@ __all__ = [
     "SEAL_PURPOSE",
     "ContactView",
     "ContactsService",
+    "InvitationView",
     "contacts_feature",
 ]
 
@@ -80,6 +83,19 @@ DESCRIPTOR_LIFETIME_MS = 30 * 24 * 3600 * 1000
 _REPUBLISH_MS = 7 * 24 * 3600 * 1000
 _CONTEXT_EPOCH = Epoch(0)
 _MAX_WAITING = 64
+
+
+@attrs.frozen
+class InvitationView:
+    """An invitation this agent issued (``sent``) or answered."""
+
+    invitation: InvitationId
+    kind: InviteKind
+    sent: bool
+    status: str
+    """Sent: open, expired, cancelled or redeemed. Received: accepted or declined."""
+    peer: AuthorityId | None
+    """Who accepted it (sent) or who issued it (received)."""
 
 
 @attrs.frozen
@@ -184,6 +200,46 @@ class ContactsService:
             self.node.deposit(Deposit(reply.relays, envelope))
         self._settle(acceptance.context, now)
         return acceptance.context
+
+    def decline(self, code: str) -> None:
+        book = self._require_book()
+        book.decline(SignedInvite.parse(code))
+        self.node.book.save(book.journal.namespace)
+
+    def invitations(self) -> tuple[InvitationView, ...]:
+        book = self._require_book()
+        ledger = book.ledger
+        now_ms = self.node.time.now().ts_ms
+        out = []
+        for invitation in ledger.issued_ids:
+            signed = ledger.issued(invitation)
+            assert signed is not None
+            redeemed = ledger.redemption(invitation)
+            status = ledger.status(invitation, now_ms)
+            out.append(
+                InvitationView(
+                    invitation,
+                    signed.invite.kind,
+                    True,
+                    str(status),
+                    None if redeemed is None else redeemed.invitee,
+                )
+            )
+        journal = book.journal
+        for fact in journal.facts_of_type(ANSWERED_TYPE_ID):
+            answered = journal.registry.body(fact)
+            if ledger.answer(answered.invitation) != answered:
+                continue  # a later duplicate answer; the first one counts
+            out.append(
+                InvitationView(
+                    answered.invitation,
+                    InviteKind.CONTACT,
+                    False,
+                    str(answered.answer),
+                    answered.inviter,
+                )
+            )
+        return tuple(out)
 
     def contacts(self) -> tuple[ContactView, ...]:
         book = self._require_book()
@@ -442,6 +498,18 @@ def _accept(host: FeatureHost, args: Mapping[str, Any]) -> str:
     return str(service.accept(code, nickname=args.get("nickname"), now=service.node.now))
 
 
+def _decline(host: FeatureHost, args: Mapping[str, Any]) -> None:
+    code = args.get("code")
+    if type(code) is not str:
+        raise InvalidInput("contacts.decline needs the invitation code (a string)")
+    _service_of(host.reader).decline(code)
+
+
+def _invitations(reader: JournalReader, _args: Mapping[str, Any]) -> tuple[InvitationView, ...]:
+    service = reader.service(CONTACTS_FEATURE)
+    return () if service is None else service.invitations()
+
+
 def _list(reader: JournalReader, _args: Mapping[str, Any]) -> tuple[ContactView, ...]:
     service = reader.service(CONTACTS_FEATURE)
     return () if service is None else service.contacts()
@@ -456,9 +524,17 @@ def contacts_feature() -> Feature:
         name=CONTACTS_FEATURE,
         fact_types=(*invitation_fact_types(), descriptor_fact_type()),
         reducers=(INVITATION_LEDGER, CONTACT_PETNAMES, RELATIONSHIP, RENDEZVOUS_DESCRIPTORS),
-        operation_categories={"contacts.invite": "A", "contacts.accept": "B"},
-        workflows={"contacts.invite": _invite, "contacts.accept": _accept},
-        queries={"contacts.list": _list},
+        operation_categories={
+            "contacts.invite": "A",
+            "contacts.accept": "B",
+            "contacts.decline": "A",
+        },
+        workflows={
+            "contacts.invite": _invite,
+            "contacts.accept": _accept,
+            "contacts.decline": _decline,
+        },
+        queries={"contacts.list": _list, "contacts.invitations": _invitations},
         signals=(
             SignalSpec(
                 "contacts",
