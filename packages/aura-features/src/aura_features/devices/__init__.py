@@ -95,6 +95,7 @@ from aura_features.devices.device_manager import (
     CustodyConfig,
     DeviceExtension,
     DeviceManager,
+    change_reached,
     expected_facts,
 )
 from aura_features.devices.fact_signing import (
@@ -205,6 +206,7 @@ __all__ = [
     "attest",
     "authorize_consensus",
     "authorize_single",
+    "change_reached",
     "change_threshold",
     "check_roster",
     "commit_batch",

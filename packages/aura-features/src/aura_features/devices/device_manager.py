@@ -151,9 +151,17 @@ from aura_protocol.consensus import (
 from aura_protocol.consensus import MessageRejected as ConsensusRejected
 from aura_protocol.consensus.messages import CommitNotice, CommitOffer, ExecuteReply, Refusal
 
-__all__ = ["CustodyConfig", "DeviceExtension", "DeviceManager", "expected_facts"]
+__all__ = [
+    "CustodyConfig",
+    "DeviceExtension",
+    "DeviceManager",
+    "change_reached",
+    "expected_facts",
+]
 
 _MAX_LOCAL_HOPS = 10_000
+_MAX_EARLY_DEALS = 16
+_MAX_EARLY_DEAL_BYTES = 1 << 20
 
 
 def _seconds(_instance: object, attribute: attrs.Attribute, value: object) -> None:
@@ -921,11 +929,18 @@ class DeviceManager:
     def _on_deal(self, source: str, deal: ShareDeal, now: float) -> list[Outgoing]:
         participation = self._participations.get(deal.change_hash)
         if participation is None:
-            early = self._early_deals.setdefault(deal.change_hash, [])
-            if len(self._early_deals) > 8 or len(early) >= 16:
-                self._early_deals.pop(deal.change_hash, None)
-                raise ProtocolViolation("a deal for a change this device has not been asked about")
-            early.append((source, deal))  # the start may still be on its way
+            # The start may still be on its way: keep a few deals, small ones, oldest out first.
+            if len(CUSTODY_CODEC.encode(deal)) > _MAX_EARLY_DEAL_BYTES:
+                raise ProtocolViolation(
+                    "a large deal for a change this device has not been asked about"
+                )
+            held = sum(len(deals) for deals in self._early_deals.values())
+            if held >= _MAX_EARLY_DEALS:
+                oldest = next(iter(self._early_deals))
+                self._early_deals[oldest].pop(0)
+                if not self._early_deals[oldest]:
+                    del self._early_deals[oldest]
+            self._early_deals.setdefault(deal.change_hash, []).append((source, deal))
             return []
         collector = participation.collector
         if collector is None:
@@ -987,11 +1002,7 @@ class DeviceManager:
             signing_key = self.key_package
             device_package = None
             guardian_package = recipients_package
-            expected_signers = request.signers
-            if not set(expected_signers) <= {m.identifier for m in self.key_epoch.devices}:
-                raise ValidationError("the signers are not the account's devices")
-            if len(expected_signers) < self.key_epoch.threshold:
-                raise ValidationError("fewer signers than the account's threshold")
+            expected_signers = participation.start.dealers  # the devices that dealt sign
         if request.signers != expected_signers or signing_key.identifier not in request.signers:
             raise ValidationError("the signer set is not the one the change implies")
         facts = tuple(Fact.decode(item) for item in request.facts)
@@ -1065,16 +1076,21 @@ class DeviceManager:
                 f"completion carries {len(report.rejected)} fact(s) the journal refuses: "
                 f"{report.rejected[0][1].message}"
             )
-        if not report.accepted:
+        participation = self._participations.get(message.change_hash)
+        if participation is not None and not change_reached(trial, self.tree, participation.change):
+            participation = None  # valid facts, but not the ones completing our change
+        if not report.accepted and participation is None:
             return []  # already applied
         previous_id = self.identifier
-        participation = self._participations.pop(message.change_hash, None)
-        change = participation.change if participation is not None else None
-        if change is not None:
+        change = None
+        if participation is not None:
+            change = participation.change
+            del self._participations[message.change_hash]
             self._completing.pop(message.change_hash, None)
         self.journal = trial
         added = tuple(f for f in facts if f.cid in set(report.accepted))
-        self._events.append(FactsAdded(added))
+        if added:
+            self._events.append(FactsAdded(added))
         epoch = self.key_epoch
         if participation is not None and participation.pending is not None and epoch is not None:
             key_package, public = participation.pending
@@ -1349,6 +1365,17 @@ class DeviceManager:
         ChangeComplete: _on_complete,
         ChangeAborted: _on_aborted,
     }
+
+
+def change_reached(journal: Journal, head: TreeState | None, change: CustodyChange) -> bool:
+    """Whether ``journal`` holds the tree state ``change`` leads to from ``head``."""
+    if head is None:
+        return True  # a device joining with no tree takes the completion as it comes
+    try:
+        final = derive_ops(head, change).final
+    except AuraError:
+        return False
+    return journal.state(COMMITMENT_TREE.name).state_at(final.commitment) is not None
 
 
 def _recipient_key(change: CustodyChange, holder: int) -> bytes | None:

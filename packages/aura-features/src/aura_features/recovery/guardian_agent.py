@@ -60,6 +60,7 @@ from aura_features.devices import (
     ShareReceived,
     TransferStart,
     authorize_consensus,
+    change_reached,
     derive_ops,
     make_deal,
     message_type,
@@ -394,25 +395,26 @@ class GuardianAgent:
         if len(accounts) != 1:
             raise ValidationError("a completion must carry facts of one account")
         ward = self._ward(accounts.pop())
+        head = ward.tree
         added = self._ingest(ward, facts, "completion")
-        if not added:
-            return []
-        self._events.append(GuardianFactsAdded(ward.account, added))
+        if added:
+            self._events.append(GuardianFactsAdded(ward.account, added))
         guardian_set = ward.guardian_set
         mine = None if guardian_set is None else guardian_set.guardian_for(self.profile.authority)
-        if ward.change is not None and ward.change.hash == message.change_hash and ward.pending:
-            key_package, public = ward.pending
-            if guardian_set is not None and public == guardian_set.guardian_package:
-                ward.key_package = key_package
-                self._events.append(GuardianShareActivated(ward.account, key_package, public))
+        if ward.change is not None and change_reached(ward.journal, head, ward.change):
+            if ward.pending is not None and guardian_set is not None:
+                key_package, public = ward.pending
+                if public == guardian_set.guardian_package:
+                    ward.key_package = key_package
+                    self._events.append(GuardianShareActivated(ward.account, key_package, public))
             ward.change = ward.start = ward.collector = ward.pending = None
-        if mine is None or (mine.profile != self.profile):
+        if mine is None or mine.profile != self.profile:
             if ward.key_package is not None:
                 self._events.append(GuardianShareErased(ward.account, "no longer a guardian"))
             del self._wards[ward.account]
             return []
         for recovery in ward.recoveries.values():
-            if recovery.change.hash == message.change_hash and not recovery.closed:
+            if not recovery.closed and change_reached(ward.journal, head, recovery.change):
                 recovery.closed = True
                 self._events.append(RecoveryCompleted(recovery.request.recovery_id))
         return []
