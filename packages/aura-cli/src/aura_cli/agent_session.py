@@ -20,8 +20,8 @@ from aura_agent import Agent, HostSecret
 from aura_cli.command_failure import UnsupportedOperation
 from aura_cli.device_home import DeviceHome
 from aura_cli.host_secret_source import unlock
+from aura_cli.invocation import Invocation
 from aura_core.errors import NotFound
-from aura_features.rendezvous import RelayHint
 
 __all__ = ["ask", "drain_outbox", "require_feature", "require_operation", "running_agent"]
 
@@ -31,15 +31,24 @@ _NO_QUERY = "no feature answers the query"
 
 @asynccontextmanager
 async def running_agent(
-    home: DeviceHome,
-    secret: HostSecret,
+    invocation: Invocation,
     *,
-    relays: tuple[RelayHint, ...] | None = None,
+    home: DeviceHome | None = None,
     create: bool = False,
+    secret: HostSecret | None = None,
 ) -> AsyncIterator[Agent]:
-    """The device's agent, running, with this process holding the directory's lock."""
+    """The device's agent, running, with this process holding the directory's lock.
+
+    The directory is checked before the secret is asked for, so a mistyped
+    ``--data-dir`` is reported as such rather than as a missing passphrase.
+    Relays come from ``--relay``/``AURA_RELAY`` or the directory's settings.
+    """
+    home = invocation.home if home is None else home
     if not create:
         home.require_initialized()
+    relays = invocation.relay_override()
+    if secret is None:
+        secret = invocation.secret()
     with home.exclusive():
         config = home.agent_config(relays=relays)
         key = unlock(config, secret)

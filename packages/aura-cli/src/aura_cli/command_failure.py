@@ -27,6 +27,7 @@ from aura_core.errors import (
     TransportError,
     ValidationError,
 )
+from aura_features.invitation import InvalidInvitationCode
 
 __all__ = [
     "CommandFailure",
@@ -103,6 +104,8 @@ def _hint_of(error: AuraError) -> str:
         )
     if isinstance(error, UsageError):
         return "see 'aura --help' or 'aura COMMAND --help'"
+    if isinstance(error, InvalidInvitationCode):
+        return "paste the whole code exactly as the inviter sent it (it starts with aura:v1:)"
     if isinstance(error, NotFound):
         return "check the id or name (list commands show what exists: 'aura chat list', ...)"
     if isinstance(error, AuthorizationDenied):

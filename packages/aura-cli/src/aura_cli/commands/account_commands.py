@@ -64,7 +64,7 @@ async def init_command(invocation: Invocation) -> CommandResult:
     home = homes[0]
     home.save_settings(CliSettings(relays))
     with invocation.output.progress("creating device and account"):
-        async with running_agent(home, secret, create=True) as agent:
+        async with running_agent(invocation, home=home, secret=secret, create=True) as agent:
             await agent.create_account()
             if args.nickname:
                 require_operation(agent, "profile.set_nickname")
@@ -94,7 +94,7 @@ async def init_command(invocation: Invocation) -> CommandResult:
 
 async def status_command(invocation: Invocation) -> CommandResult:
     home = invocation.home
-    async with running_agent(home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         summary = account_summary(agent)
         status = agent.status()
         nickname = agent.latest("profile.nickname") if "profile" in agent.features else None

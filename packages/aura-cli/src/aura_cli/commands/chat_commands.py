@@ -61,9 +61,7 @@ async def _queued_after(agent: Agent, invocation: Invocation) -> int:
 
 async def send_command(invocation: Invocation) -> CommandResult:
     text = _text(invocation.args.text)
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "chat.send_message")
         peer = resolve_contact(agent, invocation.args.channel)
         try:
@@ -80,7 +78,7 @@ async def send_command(invocation: Invocation) -> CommandResult:
 
 async def history_command(invocation: Invocation) -> CommandResult:
     limit: int = invocation.args.limit
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "chat.send_message")
         peer = resolve_contact(agent, invocation.args.channel)
         lines = tuple(ask(agent, "chat.history", **{"with": peer}))[-limit:]
@@ -95,7 +93,7 @@ async def history_command(invocation: Invocation) -> CommandResult:
 
 
 async def list_command(invocation: Invocation) -> CommandResult:
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "chat.send_message")
         rows = conversation_rows(agent.latest("chat", ()))
         names = {str(c.authority): c.nickname for c in ask(agent, "contacts.list") if c.nickname}
@@ -111,9 +109,7 @@ async def list_command(invocation: Invocation) -> CommandResult:
 async def _channel_operation(
     invocation: Invocation, operation: str, title: str, **arguments: Any
 ) -> CommandResult:
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, operation)
         try:
             outcome = await agent.run(operation, **arguments)

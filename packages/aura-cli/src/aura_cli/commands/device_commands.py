@@ -12,7 +12,7 @@ __all__ = ["add_command", "list_command", "remove_command"]
 
 
 async def list_command(invocation: Invocation) -> CommandResult:
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         summary = account_summary(agent)
     this = summary["device"]
     rows = [(d, "device", "this device" if d == this else "") for d in summary["devices"]]
@@ -34,9 +34,7 @@ async def add_command(invocation: Invocation) -> CommandResult:
 
 async def remove_command(invocation: Invocation) -> CommandResult:
     device = DeviceId.parse(invocation.args.device)
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "devices.remove")
         with invocation.output.progress(f"removing {device} (consensus among devices)"):
             outcome = await agent.run(

@@ -52,9 +52,7 @@ async def create_invitation(
         if expires <= 0:
             raise UsageError("--expires-in must be a positive number of seconds")
         arguments["valid_for_s"] = int(expires)
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, operation)
         code = await agent.run(operation, **arguments)
         queued = await _finish(agent, invocation)
@@ -79,9 +77,7 @@ def _code(text: str) -> str:
 
 async def accept_command(invocation: Invocation) -> CommandResult:
     code = _code(invocation.args.code)
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "contacts.accept")
         with invocation.output.progress("accepting the invitation"):
             outcome = await agent.run(
@@ -101,9 +97,7 @@ async def accept_command(invocation: Invocation) -> CommandResult:
 
 async def decline_command(invocation: Invocation) -> CommandResult:
     code = _code(invocation.args.code)
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "contacts.decline")
         await agent.run("contacts.decline", code=code)
         queued = await _finish(agent, invocation)
@@ -113,7 +107,7 @@ async def decline_command(invocation: Invocation) -> CommandResult:
 
 
 async def list_command(invocation: Invocation) -> CommandResult:
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         invitations = tuple(ask(agent, "contacts.invitations"))
     rows = [
         {
@@ -134,7 +128,7 @@ async def list_command(invocation: Invocation) -> CommandResult:
 
 
 async def contacts_command(invocation: Invocation) -> CommandResult:
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "contacts.invite")
         rows = contact_rows(contacts_of_agent(agent))
     view = rows_table(

@@ -33,9 +33,7 @@ _QUIET_S = 0.5
 async def _run(
     invocation: Invocation, operation: str, title: str, **arguments: Any
 ) -> CommandResult:
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, operation)
         with invocation.output.progress(title):
             outcome = await agent.run(operation, **arguments)
@@ -50,15 +48,13 @@ async def _run(
 async def guardians_command(invocation: Invocation) -> CommandResult:
     args = invocation.args
     if args.guardians is None:
-        async with running_agent(invocation.home, invocation.secret()) as agent:
+        async with running_agent(invocation) as agent:
             summary = account_summary(agent)
         view = rows_table(
             "guardians", ("guardian",), ((g,) for g in summary["guardians"]), empty="no guardians"
         )
         return CommandResult({"guardians": summary["guardians"]}, view)
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         require_operation(agent, "recovery.guardian_change")
         guardians = tuple(resolve_contact(agent, name) for name in args.guardians)
         threshold = args.threshold if args.threshold is not None else len(guardians) // 2 + 1
@@ -111,7 +107,7 @@ async def dispute_command(invocation: Invocation) -> CommandResult:
 
 
 async def status_command(invocation: Invocation) -> CommandResult:
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         recoveries = tuple(ask(agent, "recovery.status"))
     rows = [
         {

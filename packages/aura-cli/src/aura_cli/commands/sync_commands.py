@@ -29,9 +29,7 @@ _REPORT_EVERY_S = 0.25
 
 
 async def once_command(invocation: Invocation) -> CommandResult:
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         before = ActivityFigures.of(agent)
         with invocation.output.progress("syncing with peers"):
             agent.sync_now()
@@ -60,9 +58,7 @@ async def once_command(invocation: Invocation) -> CommandResult:
 async def daemon_command(invocation: Invocation) -> CommandResult:
     output = invocation.output
     ready_file = invocation.option("ready_file")
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         device = str(agent.device)
         if ready_file:
             path = Path(ready_file)

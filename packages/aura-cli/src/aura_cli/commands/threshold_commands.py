@@ -56,7 +56,7 @@ async def _sign(agent: Agent, message: bytes) -> bytes:
 
 async def sign_command(invocation: Invocation) -> CommandResult:
     message = _message(invocation.args.message)
-    async with running_agent(invocation.home, invocation.secret()) as agent:
+    async with running_agent(invocation) as agent:
         with invocation.output.progress("signing with the account key"):
             signature = await _sign(agent, message)
         account = agent.account
@@ -85,7 +85,7 @@ async def verify_command(invocation: Invocation) -> CommandResult:
         key = _hex(args.key, 32, "--key")
         authority = None
     else:
-        async with running_agent(invocation.home, invocation.secret()) as agent:
+        async with running_agent(invocation) as agent:
             account = agent.account
             if account is None:
                 raise NotFound("this device belongs to no account; pass --key HEX")

@@ -24,8 +24,6 @@ async def tui_command(invocation: Invocation) -> CommandResult:
         raise UsageError("the TUI needs a terminal (standard output is not one)")
     from aura_cli.tui import AgentChatSource, ChatScreenApp
 
-    async with running_agent(
-        invocation.home, invocation.secret(), relays=invocation.relay_override()
-    ) as agent:
+    async with running_agent(invocation) as agent:
         await ChatScreenApp(AgentChatSource(agent)).run_async()
     return CommandResult({"closed": True})
