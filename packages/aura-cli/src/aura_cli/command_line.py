@@ -163,19 +163,17 @@ def _add_social_commands(commands: _Commands) -> None:
     )
     create.add_argument("--topic", help="channel topic")
     send = chat.add("send", "chat_commands:send_command", "send a message")
-    send.add_argument("channel", help="channel name or id")
+    send.add_argument("channel", help="the contact (nickname or authority id)")
     send.add_argument("text", help="message text (- reads it from stdin)")
     history = chat.add("history", "chat_commands:history_command", "messages of a channel")
-    history.add_argument("channel", help="channel name or id")
+    history.add_argument("channel", help="the contact (nickname or authority id)")
     history.add_argument("--limit", type=_positive_int, default=50, help="newest N (default 50)")
     chat.add("list", "chat_commands:list_command", "channels you are in")
     edit = chat.add("edit", "chat_commands:edit_command", "edit a message you sent")
-    edit.add_argument("channel", help="channel name or id")
-    edit.add_argument("message", help="message id (from 'chat history')")
+    edit.add_argument("message", help="message id (message:..., from 'chat history --json')")
     edit.add_argument("text", help="new text")
     delete = chat.add("delete", "chat_commands:delete_command", "delete a message you sent")
-    delete.add_argument("channel", help="channel name or id")
-    delete.add_argument("message", help="message id (from 'chat history')")
+    delete.add_argument("message", help="message id (message:..., from 'chat history --json')")
 
 
 def _add_recovery_commands(commands: _Commands) -> None:

@@ -65,15 +65,19 @@ async def send_command(invocation: Invocation) -> CommandResult:
         require_operation(agent, "chat.send_message")
         peer = resolve_contact(agent, invocation.args.channel)
         try:
-            message = await agent.run("chat.send_message", to=peer, text=text)
+            action = await agent.run("chat.send_message", to=peer, text=text)
         except InvalidInput as exc:
             raise UsageError(exc.message) from None
         with invocation.output.progress("handing the message to the relay"):
             queued = await _queued_after(agent, invocation)
-    data = {"message": str(message), "to": str(peer), "queued": queued}
-    sent = "sent" if queued == 0 else f"committed; {queued} envelope(s) still queued"
-    view = fields_table(f"message {sent}", {"to": peer, "message id": message})
-    return CommandResult(data, view)
+    data = {"to": str(peer), "action": str(action), "queued": queued}
+    if queued:
+        headline = f"message committed; {queued} envelope(s) still queued for the relay"
+    elif action == "sent":
+        headline = "message sent"
+    else:
+        headline = "message queued until the conversation's keys reach both sides"
+    return CommandResult(data, fields_table(headline, {"to": peer}))
 
 
 async def history_command(invocation: Invocation) -> CommandResult:
@@ -82,11 +86,20 @@ async def history_command(invocation: Invocation) -> CommandResult:
         require_operation(agent, "chat.send_message")
         peer = resolve_contact(agent, invocation.args.channel)
         lines = tuple(ask(agent, "chat.history", **{"with": peer}))[-limit:]
-    rows = [{"author": author, "text": text} for author, text in lines]
+    rows = [
+        {"author": str(line.author), "name": line.author_name, "text": line.text, "mine": line.mine}
+        for line in lines
+    ]
     view = rows_table(
         f"conversation with {invocation.args.channel}",
         ("from", "message"),
-        ((r["author"], "(not readable yet)" if r["text"] is None else r["text"]) for r in rows),
+        (
+            (
+                "me" if r["mine"] else r["name"],
+                "(not readable yet)" if r["text"] is None else r["text"],
+            )
+            for r in rows
+        ),
         empty="no messages yet",
     )
     return CommandResult({"with": str(peer), "messages": rows}, view)
@@ -106,7 +119,7 @@ async def list_command(invocation: Invocation) -> CommandResult:
     return CommandResult({"conversations": rows}, view)
 
 
-async def _channel_operation(
+async def _message_operation(
     invocation: Invocation, operation: str, title: str, **arguments: Any
 ) -> CommandResult:
     async with running_agent(invocation) as agent:
@@ -122,34 +135,36 @@ async def _channel_operation(
 
 async def create_command(invocation: Invocation) -> CommandResult:
     args = invocation.args
-    return await _channel_operation(
-        invocation,
-        "chat.create_channel",
-        f"channel {args.name} created",
-        name=args.name,
-        members=tuple(args.members),
-        topic=args.topic,
+    async with running_agent(invocation) as agent:
+        require_operation(agent, "chat.create_channel")
+        members = tuple(resolve_contact(agent, name) for name in args.members)
+        try:
+            channel = await agent.run(
+                "chat.create_channel", name=args.name, members=members, topic=args.topic
+            )
+        except InvalidInput as exc:
+            raise UsageError(exc.message) from None
+        queued = await _queued_after(agent, invocation)
+    data = {"channel": str(channel), "name": args.name, "members": [str(m) for m in members]}
+    data["queued"] = queued
+    view = fields_table(
+        f"channel {args.name} created", {"channel": channel, "members": ", ".join(args.members)}
     )
+    return CommandResult(data, view)
 
 
 async def edit_command(invocation: Invocation) -> CommandResult:
     args = invocation.args
-    return await _channel_operation(
+    return await _message_operation(
         invocation,
         "chat.edit_message",
         "message edited",
-        channel=args.channel,
         message=args.message,
         text=_text(args.text),
     )
 
 
 async def delete_command(invocation: Invocation) -> CommandResult:
-    args = invocation.args
-    return await _channel_operation(
-        invocation,
-        "chat.delete_message",
-        "message deleted",
-        channel=args.channel,
-        message=args.message,
+    return await _message_operation(
+        invocation, "chat.delete_message", "message deleted", message=invocation.args.message
     )
