@@ -4,6 +4,7 @@ Each feature is a sub-package that declares ``OPERATION_CATEGORIES``
 (operation name -> ``"A"`` CRDT immediate, ``"B"`` pending until agreement,
 ``"C"`` blocking on consensus):
 
+* :mod:`aura_features.chat` — channels, AMP-sealed messages, moderation, commands;
 * :mod:`aura_features.invitation` — invitation codes, contacts;
 * :mod:`aura_features.social` — homes, neighborhoods, moderation, relay selection;
 * :mod:`aura_features.rendezvous` — descriptors, sealed envelopes, the relay server;
@@ -13,6 +14,14 @@ Each feature is a sub-package that declares ``OPERATION_CATEGORIES``
 :mod:`aura_features.ed25519_signer` is how features sign as an authority.
 """
 
-from aura_features import devices, ed25519_signer, invitation, recovery, rendezvous, social
+from aura_features import (
+    chat,
+    devices,
+    ed25519_signer,
+    invitation,
+    recovery,
+    rendezvous,
+    social,
+)
 
-__all__ = ["devices", "ed25519_signer", "invitation", "recovery", "rendezvous", "social"]
+__all__ = ["chat", "devices", "ed25519_signer", "invitation", "recovery", "rendezvous", "social"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from typing import Any, ClassVar, Self
 
 import attrs
@@ -98,10 +99,14 @@ def check_channel_name(value: object) -> str:
 
 
 def check_nick(value: object) -> str:
-    """A nickname: 1..32 printable characters without spaces."""
-    if type(value) is not str or not _NICK.fullmatch(value):
+    """A nickname: 1..32 visible characters (no spaces, controls or invisible format marks)."""
+    if (
+        type(value) is not str
+        or not _NICK.fullmatch(value)
+        or any(unicodedata.category(ch)[0] in "CZ" for ch in value)
+    ):
         raise InvalidInput(
-            f"a nickname is 1..{MAX_NICK_CHARS} printable characters without spaces, got {value!r:.40}"
+            f"a nickname is 1..{MAX_NICK_CHARS} visible characters without spaces, got {value!r:.40}"
         )
     return value
 
