@@ -105,3 +105,15 @@ def test_no_token_no_send():
     with pytest.raises(AuthorizationDenied, match="chat:send"):
         bob.send_message(channel, "no capability", world.now)
     assert W.dump(world, "bob") == before
+
+
+def test_a_burst_is_paid_per_message_and_refused_whole_when_it_does_not_fit():
+    world, channel = _room(limit=20)
+    bob = world["bob"]
+    left = 20 - _spent(world, "bob", "alice")
+    before = W.dump(world, "bob")
+    with pytest.raises(InsufficientBudget):
+        bob.send_messages(channel, [f"m{i}" for i in range(left + 1)], world.now)
+    assert W.dump(world, "bob") == before
+    assert len(bob.send_messages(channel, [f"m{i}" for i in range(left)], world.now)) == left
+    assert _spent(world, "bob", "alice") == 20

@@ -119,8 +119,12 @@ def test_a_modified_client_that_ignores_its_mute_is_still_hidden():
     cs = world["carol"].state().channel(channel)
     world["carol"]._send_sealed(
         cs,
-        lambda frame: MessageSent(channel, carol, world["carol"]._clock(), frame),
-        MessageBody(MessageKind.TEXT, "I am not muted"),
+        [
+            (
+                lambda frame, clock: MessageSent(channel, carol, clock, frame),
+                MessageBody(MessageKind.TEXT, "I am not muted"),
+            )
+        ],
         world.now,
     )
     world.settle()

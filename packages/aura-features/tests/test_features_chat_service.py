@@ -374,3 +374,18 @@ def test_updates_report_channel_changes_and_messages():
     world["alice"].set_topic(channel, "new", world.now)
     world.settle()
     assert ChannelChanged(channel) in world["bob"].take_updates()
+
+
+def test_a_burst_shares_envelopes_and_arrives_in_order():
+    world = W.ChatWorld(["alice", "bob", "carol"])
+    channel = _channel(world, ("bob", "carol"))
+    texts = [f"line {i}" for i in range(40)]
+    ids = world["alice"].send_messages(channel, texts, world.now)
+    assert len(ids) == 40
+    assert world.collect() == 4  # 32 + 8 facts, to each of two recipients
+    world.settle()
+    for name in ("alice", "bob", "carol"):
+        assert [m.text for m in world[name].view.history(channel)] == texts
+    shown = [u.message for u in world["bob"].take_updates() if isinstance(u, MessageShown)]
+    assert shown[-40:] == ids
+    assert world["alice"].send_messages(channel, [], world.now) == []

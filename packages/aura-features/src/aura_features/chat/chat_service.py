@@ -136,7 +136,7 @@ from aura_protocol.guards.guard_ledgers import journal_name, read_flow_row
 from aura_protocol.guards.guard_stack import GuardStack
 from aura_protocol.guards.guarded_receiver import Delivery
 from aura_protocol.guards.receipt import NONCE_BYTES
-from aura_protocol.guards.send_request import GuardSnapshot, SendRequest
+from aura_protocol.guards.send_request import MAX_COUPLED_FACTS, GuardSnapshot, SendRequest
 
 __all__ = ["ChatService", "CommandOutcome"]
 
@@ -698,9 +698,14 @@ class ChatService:
         self._absorb(fresh, now)
 
     def _send_sealed(
-        self, cs: ChannelState, build: Any, plaintext: MessageBody, now: float
-    ) -> MessageId:
-        """Seal ``plaintext`` in the channel's current epoch and publish the fact ``build(frame)``."""
+        self, cs: ChannelState, items: Sequence[tuple[Any, MessageBody]], now: float
+    ) -> list[MessageId]:
+        """Seal each body in the channel's current epoch and publish the facts ``build(frame, clock)``.
+
+        Up to 32 facts travel in one envelope per recipient (one guarded
+        transaction, charged ``send_cost`` per message). The whole batch is
+        dry-run through the guard chain before anything is sealed.
+        """
         channel = cs.channel
         epoch = self._chains.current_epoch(channel)
         rekey = None if epoch is None else cs.epoch_of(epoch)
@@ -709,59 +714,58 @@ class ChatService:
                 f"{self._label(cs)}: this member holds no key of its current epoch yet"
             )
         peers = self._reachable(rekey.members)
-        self._dry_run(peers, self.config.send_cost)
-        frame = self._chains.seal(channel, plaintext.encode())
-        header = frame.header
-        fid = message_id(self.context, channel, self.me, header.epoch, header.generation)
-        self._bodies[fid] = plaintext
-        fact = self._fact(build(frame))
-        fact_types = (fact.type_id,)
-        committed = 0
+        self._dry_run(peers, self.config.send_cost * len(items))
+        sealed: list[tuple[MessageId, Fact, int]] = []
+        clock = self._clock()
+        for offset, (build, plaintext) in enumerate(items):
+            frame = self._chains.seal(channel, plaintext.encode())
+            header = frame.header
+            fid = message_id(self.context, channel, self.me, header.epoch, header.generation)
+            self._bodies[fid] = plaintext
+            sealed.append((fid, self._fact(build(frame, clock + offset)), header.generation))
+        stored = 0
         failure: AuraError | None = None
-        for peer in peers:
-            try:
-                self.stack.sender.commit(
-                    SendRequest(
-                        context=self.context,
-                        peer=peer,
-                        address=self._address(peer),
-                        payload=_FACTS_PAYLOAD,
-                        capability=self.config.capability,
-                        cost=self.config.send_cost,
-                        facts=(fact,),
-                        fact_types=fact_types,
-                    )
-                )
-            except AuraError as exc:
-                failure = exc
-                if committed == 0:
-                    break
-                self.errors.append((f"send to {peer}", exc))  # it is retried below
-                continue
-            committed += 1
-        if not peers:
-            try:
-                self._commit([], [fact], cost=0)
-            except AuraError as exc:
-                failure = exc
-        if failure is not None and committed == 0:
-            # Nothing was stored, so the frame never left: its generation is free again.
-            used = [g for (s, e, g) in cs.frames if s == self.me and e == header.epoch]
+        for start in range(0, len(sealed), MAX_COUPLED_FACTS):
+            chunk = [fact for _fid, fact, _g in sealed[start : start + MAX_COUPLED_FACTS]]
+            committed = 0
+            for peer in peers:
+                try:
+                    self._commit([peer], chunk, cost=self.config.send_cost * len(chunk))
+                except AuraError as exc:
+                    failure = exc
+                    if committed == 0:
+                        break
+                    self.errors.append((f"send to {peer}", exc))  # retried like a lost one
+                    continue
+                committed += 1
+            if not peers:
+                try:
+                    self._commit([], chunk, cost=0)
+                    committed = 1
+                except AuraError as exc:
+                    failure = exc
+            if committed == 0:
+                break
+            stored += len(chunk)
+        if stored < len(sealed):
+            # Frames never stored never left: their generations are free again.
+            assert epoch is not None
             self._chains.reset(
-                channel,
-                header.epoch,
-                self._epoch_secret(channel, header.epoch),
-                max(used) + 1 if used else 0,
+                channel, epoch, self._epoch_secret(channel, epoch), sealed[stored][2]
             )
-            self._bodies.pop(fid, None)
-            raise failure
-        encoded = fact.encode()
+            for fid, _fact, _g in sealed[stored:]:
+                self._bodies.pop(fid, None)
+            if stored == 0:
+                assert failure is not None
+                raise failure
+            self.errors.append(("send", failure))  # type: ignore[arg-type]
+        kept = sealed[:stored]
         for peer in peers:
-            self._retry_queue(channel, peer, header.epoch).add(
-                header.epoch, header.generation, encoded, now
-            )
-        self._local([fact], now)
-        return fid
+            queue = self._retry_queue(channel, peer, epoch)  # type: ignore[arg-type]
+            for _fid, fact, generation in kept:
+                queue.add(epoch, generation, fact.encode(), now)  # type: ignore[arg-type]
+        self._local([fact for _fid, fact, _g in kept], now)
+        return [fid for fid, _fact, _g in kept]
 
     def _retry_queue(self, channel: ChannelId, peer: AuthorityId, epoch: int) -> OutboundQueue:
         queue = self._retries.get((channel, peer))
@@ -1017,7 +1021,35 @@ class ChatService:
         body = MessageBody(MessageKind(kind), check_message_text(text))
         cs = self._writable(channel)
         return self._send_sealed(
-            cs, lambda frame: MessageSent(channel, self.me, self._clock(), frame), body, now
+            cs, [(lambda frame, clock: MessageSent(channel, self.me, clock, frame), body)], now
+        )[0]
+
+    def send_messages(
+        self,
+        channel: ChannelId,
+        texts: Sequence[str],
+        now: float,
+        *,
+        kind: MessageKind = MessageKind.TEXT,
+    ) -> list[MessageId]:
+        """Send several messages at once (a burst, a backlog), in this order.
+
+        Each is its own sealed message and is paid for as one, but up to 32
+        share an envelope and a transaction per recipient. Raises if none
+        could be stored; if only some could (storage failing mid-way), returns
+        those and records the error in :attr:`errors`.
+        """
+        if not texts:
+            return []
+        bodies = [MessageBody(MessageKind(kind), check_message_text(t)) for t in texts]
+        cs = self._writable(channel)
+        return self._send_sealed(
+            cs,
+            [
+                (lambda frame, clock: MessageSent(channel, self.me, clock, frame), body)
+                for body in bodies
+            ],
+            now,
         )
 
     def edit_message(self, message: MessageId, text: str, now: float) -> MessageId:
@@ -1034,10 +1066,14 @@ class ChatService:
         self._writable(cs.channel)
         return self._send_sealed(
             cs,
-            lambda frame: MessageEdited(cs.channel, self.me, self._clock(), message, frame),
-            body,
+            [
+                (
+                    lambda frame, clock: MessageEdited(cs.channel, self.me, clock, message, frame),
+                    body,
+                )
+            ],
             now,
-        )
+        )[0]
 
     def delete_message(self, message: MessageId, now: float) -> None:
         cs = self._channel_of(message)
