@@ -15,10 +15,13 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from aura_core.crypto import InvalidSignatureShares, verify_signature
 from aura_core.effects import Incoming
 from aura_core.errors import InvalidInput, ValidationError
+from aura_effects.simulated import FaultPlan
 from aura_features.devices import (
     CUSTODY_CODEC,
     ChangeCompleted,
@@ -296,3 +299,76 @@ def test_rotate_epoch_and_leaf_roles_in_the_tree() -> None:
     journal = world.manager("d1").journal
     ops = [journal.registry.body(f).op for f in journal.facts_of_type("tree.op")]
     assert any(isinstance(op, RotateEpoch) for op in ops)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_duplicated_and_reordered_messages_are_harmless(seed: int) -> None:
+    faults = FaultPlan(latency_s=0.01, jitter_s=0.05, duplicate_rate=0.3)
+    world = W.CustodyWorld(100 + seed, devices=3, threshold=2, faults=faults)
+    keys = world.add_new_device("tablet")
+    change = add_device(world.manager("d1").view, keys.profile, tag=world.tag())
+    world.do("d1", lambda m, now: m.propose(change, now))
+    world.run(30)
+    assert world.manager("tablet").is_member, f"replay with seed {100 + seed}"
+    assert {world.manager(n).tree.commitment for n in ("d1", "d2", "d3", "tablet")} == {
+        world.manager("d1").tree.commitment
+    }
+    assert not [e for node in world.nodes.values() for e in node.take(MessageRejected)]
+
+
+@st.composite
+def _plans(draw):
+    return draw(st.lists(st.sampled_from(["add", "remove", "threshold"]), min_size=1, max_size=3))
+
+
+@given(_plans(), st.integers(min_value=0, max_value=2**16))
+@example(["add", "remove", "remove"], 0)  # 3-of-3 must lower its threshold before a removal
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_sequence_of_changes_keeps_the_key_and_one_tree(plan: list[str], seed: int) -> None:
+    world = W.CustodyWorld(seed, devices=3, threshold=2)
+    members = ["d1", "d2", "d3"]
+    gone: list[str] = []
+
+    def apply(change) -> None:
+        world.do(members[0], lambda m, now, c=change: m.propose(c, now))
+        world.run(15)
+
+    for step, action in enumerate(plan):
+        view = world.manager(members[0]).view
+        if action == "remove" and view.key_epoch.threshold == len(members) > 2:
+            # t-of-t: the remaining devices could not sign a removal; lower the threshold first
+            apply(change_threshold(view, len(members) // 2 + 1, tag=world.tag()))
+            view = world.manager(members[0]).view
+        if action == "add" and len(members) < 5:
+            name = f"n{step}"
+            keys = world.add_new_device(name)
+            change = add_device(view, keys.profile, tag=world.tag())
+            members.append(name)
+        elif action == "remove" and len(members) > 2:
+            leaving = members[-1]
+            change = remove_device(view, world.manager(leaving).identifier, tag=world.tag())
+            members.remove(leaving)
+            gone.append(leaving)
+        else:
+            count = len(view.key_epoch.devices)
+            options = [t for t in range(count // 2 + 1, count + 1) if t != view.key_epoch.threshold]
+            if not options:
+                continue
+            change = change_threshold(view, options[0], tag=world.tag())
+        apply(change)
+        epoch = world.manager(members[0]).key_epoch
+        for name in members:
+            manager = world.manager(name)
+            assert manager.is_member, (plan, seed, step, name)
+            assert manager.key_epoch == epoch and manager.tree == world.manager(members[0]).tree
+            assert manager.group_key == world.group_key
+        for name in gone:
+            assert not world.manager(name).is_member
+        signers = [world.manager(n) for n in members[: epoch.threshold]]
+        assert verify_signature(
+            world.group_key,
+            b"p",
+            W.frost_sign(
+                [m.key_package for m in signers], epoch.public_key_package, b"p", world.rng
+            ),
+        )

@@ -161,6 +161,7 @@ __all__ = [
 
 _MAX_LOCAL_HOPS = 10_000
 _MAX_EARLY_DEALS = 16
+_MAX_SETTLED = 64
 _MAX_EARLY_DEAL_BYTES = 1 << 20
 
 
@@ -295,6 +296,8 @@ class _Participation:
         self.nonces: tuple[SigningNonces, ...] | None = None
         self.commitments: tuple[SigningCommitments, ...] = ()
         self.signers: tuple[int, ...] = ()
+        self.answered: tuple[AttestSign, Outgoing] | None = None
+        """The signing request answered and the answer (a duplicate gets the same answer)."""
         self.started_at = now
 
 
@@ -376,6 +379,7 @@ class DeviceManager:
         self._participations: dict[bytes, _Participation] = {}
         self._coordinations: dict[bytes, _Coordination] = {}
         self._completing: dict[bytes, CustodyChange] = {}
+        self._settled: dict[bytes, None] = {}
         self._follow_ups: dict[bytes, Callable[[CustodyView], CustodyChange]] = {}
         self._early_deals: dict[bytes, list[tuple[str, ShareDeal]]] = {}
         self._events: list[Any] = []
@@ -1044,6 +1048,8 @@ class DeviceManager:
         if participation is None or participation.start.round != message.round:
             raise ProtocolViolation("a signing request for a change or round this device is not in")
         nonces, key = participation.nonces, participation.signing_key
+        if participation.answered is not None and participation.answered[0] == message:
+            return [participation.answered[1]]  # a duplicate: the same shares, no new signing
         if nonces is None or key is None:
             raise ProtocolViolation("no nonces are waiting for this signing request")
         packages = [from_bytes(item, SigningPackage) for item in message.packages]
@@ -1063,7 +1069,9 @@ class DeviceManager:
         reply = AttestShares(
             message.change_hash, message.round, key.identifier, tuple(to_bytes(s) for s in shares)
         )
-        return [self.send(participation.start.coordinator, reply)]
+        answer = self.send(participation.start.coordinator, reply)
+        participation.answered = (message, answer)
+        return [answer]
 
     # ------------------------------------------------------------------ everyone: completion
 
@@ -1142,15 +1150,25 @@ class DeviceManager:
 
     # ------------------------------------------------------------------ coordinator steps
 
-    def _coordination(self, change_hash: bytes, round_: int) -> _Coordination:
+    def _coordination(self, change_hash: bytes, round_: int) -> _Coordination | None:
+        """The coordination a reply is for; ``None`` for a late reply to a settled change."""
         coordination = self._coordinations.get(change_hash)
+        if coordination is None and change_hash in self._settled:
+            return None
         if coordination is None or coordination.start.round != round_:
             raise ProtocolViolation("a reply for a change or round this device does not coordinate")
         return coordination
 
+    def _settle(self, coordination: _Coordination) -> None:
+        """Stop coordinating; replies still in flight are then ignored quietly."""
+        self._coordinations.pop(coordination.change.hash, None)
+        self._settled[coordination.change.hash] = None
+        while len(self._settled) > _MAX_SETTLED:
+            del self._settled[next(iter(self._settled))]
+
     def _on_received(self, source: str, receipt: ShareReceived, now: float) -> list[Outgoing]:
         coordination = self._coordination(receipt.change_hash, receipt.round)
-        if coordination.phase != "dealing":
+        if coordination is None or coordination.phase != "dealing":
             return []
         change = coordination.change
         key = _recipient_key(change, receipt.holder)
@@ -1282,7 +1300,7 @@ class DeviceManager:
         self, source: str, message: AttestCommitments, now: float
     ) -> list[Outgoing]:
         coordination = self._coordination(message.change_hash, message.round)
-        if coordination.phase != "commitments":
+        if coordination is None or coordination.phase != "commitments":
             return []
         if message.signer not in coordination.signers:
             raise ProtocolViolation(f"participant {message.signer} is not a signer of this change")
@@ -1306,7 +1324,7 @@ class DeviceManager:
 
     def _on_shares(self, source: str, message: AttestShares, now: float) -> list[Outgoing]:
         coordination = self._coordination(message.change_hash, message.round)
-        if coordination.phase != "shares":
+        if coordination is None or coordination.phase != "shares":
             return []
         if message.signer not in coordination.signers:
             raise ProtocolViolation(f"participant {message.signer} is not a signer of this change")
@@ -1338,13 +1356,13 @@ class DeviceManager:
             [coordination.commit_fact] if coordination.commit_fact is not None else []
         ) + signed
         complete = ChangeComplete(coordination.change.hash, tuple(f.encode() for f in facts))
-        del self._coordinations[coordination.change.hash]
+        self._settle(coordination)
         self._completing[coordination.change.hash] = coordination.change
         return [self.send(address, complete) for address in sorted(coordination.notify)]
 
     def _abort(self, coordination: _Coordination, reason: str, now: float) -> list[Outgoing]:
         change = coordination.change
-        self._coordinations.pop(change.hash, None)
+        self._settle(coordination)
         message = ChangeAborted(change.hash, coordination.start.round, reason[:500])
         out = [self.send(address, message) for address in sorted(coordination.notify)]
         if change.hash not in self._participations:  # else our own abort message reports it
