@@ -72,7 +72,12 @@ def test_a_failing_run_reports_the_command_that_replays_it(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "scenario",
-    ["profile-partition", "replica-crash-corruption", "consensus-byzantine"],
+    [
+        "profile-partition",
+        "replica-crash-corruption",
+        "consensus-byzantine",
+        "contacts-chat-partition",
+    ],
 )
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shipped_scenarios_hold(scenario, seed):
@@ -115,6 +120,13 @@ def test_byzantine_witness_never_breaks_agreement_and_is_caught():
     assert all(outcome.passed for outcome in agreement), [r.report() for r in results]
     caught = sum(r.outcomes[1].passed for r in results)
     assert caught >= 6, f"equivocation caught in only {caught} of 8 runs"
+
+
+def test_contacts_and_chat_in_the_simulator_are_deterministic():
+    path = SCENARIOS / "contacts-chat-partition.toml"
+    first, again = run_scenario(path, 11), run_scenario(path, 11)
+    assert first.passed, first.report()
+    assert (first.trace_hash, first.events) == (again.trace_hash, again.events)
 
 
 def test_corruption_is_detected_on_load_and_healed():

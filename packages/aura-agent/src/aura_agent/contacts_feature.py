@@ -316,6 +316,13 @@ class ContactsService:
         ]
         return max(mine)[2] if mine else None
 
+    def _knows_descriptor(self, context: ContextId, authority: AuthorityId, now_ms: int) -> bool:
+        namespace = JournalNamespace.context(context)
+        if namespace not in self.node.book:
+            return False
+        descriptors = self.node.book.journal(namespace).state(RENDEZVOUS_DESCRIPTORS.name)
+        return descriptors.current(authority, now_ms) is not None
+
     def _settle(self, context: ContextId, now: float) -> None:
         """Make sure the context has our descriptor, its peer as a sync peer, and a membership."""
         namespace = JournalNamespace.context(context)
@@ -349,6 +356,11 @@ class ContactsService:
                 identity=identity, roster=roster, token=self.node.issue_token(context)
             )
         )
+        # The peer cannot answer a sync session before it has our descriptor (it would not
+        # know where to reach us): send the descriptor unasked, now that we can reach it.
+        own = self._own_descriptor_fact(context)
+        if own is not None:
+            self.node.push_facts(namespace, [own], [context_route(context, peer)])
         for service in self.node.services.values():
             joined = getattr(service, "on_membership", None)
             if joined is not None:
@@ -377,7 +389,14 @@ class ContactsService:
         ledger = self.book.ledger
         now_ms = self.node.time.now().ts_ms
         for invitation in ledger.issued_ids:
-            if ledger.status(invitation, now_ms) is not InvitationStatus.OPEN:
+            status = ledger.status(invitation, now_ms)
+            if status is InvitationStatus.REDEEMED:
+                # Keep reading until the invitee's descriptor came too (it may lag behind).
+                redeemed = ledger.redemption(invitation)
+                assert redeemed is not None
+                if self._knows_descriptor(redeemed.context, redeemed.invitee, now_ms):
+                    continue
+            elif status is not InvitationStatus.OPEN:
                 continue
             signed = ledger.issued(invitation)
             assert signed is not None
@@ -426,17 +445,6 @@ class ContactsService:
         self.node.book.save(book.journal.namespace)
         self.node.book.adopt(book.relationships[context])
         self._settle(context, now)
-        # The invitee cannot reach us until it has our descriptor: send it unasked.
-        descriptor = self._own_descriptor_fact(context)
-        peer = (
-            self.node.book.journal(JournalNamespace.context(context))
-            .state(RELATIONSHIP.name)
-            .peer_of(self.me)
-        )
-        if descriptor is not None and peer is not None:
-            self.node.push_facts(
-                JournalNamespace.context(context), [descriptor], [context_route(context, peer)]
-            )
         waiting, self._waiting = self._waiting, []
         for pending_context, pending in waiting:
             self._context_fact(pending_context, pending, now)

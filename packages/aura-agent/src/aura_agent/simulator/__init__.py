@@ -12,6 +12,7 @@ from aura_agent.simulator.scenario import (
     AgentSpec,
     Expectation,
     NetworkSpec,
+    RelaySpec,
     ReplicaSpec,
     Scenario,
     Step,
@@ -26,23 +27,36 @@ from aura_agent.simulator.scenario_runner import (
     run_scenario,
 )
 from aura_agent.simulator.sim_agent import CONTROL_SOURCE, GroupSeat, SimAgent, control_message
+from aura_agent.simulator.sim_relay import (
+    MAX_HELD_PER_MAILBOX,
+    SimRelay,
+    relay_ack,
+    relay_deposit,
+    relay_fetch,
+)
 
 __all__ = [
     "CONTROL_SOURCE",
+    "MAX_HELD_PER_MAILBOX",
     "AgentSpec",
     "Expectation",
     "GroupSeat",
     "NetworkSpec",
     "Outcome",
+    "RelaySpec",
     "ReplicaSpec",
     "Scenario",
     "ScenarioResult",
     "SimAgent",
+    "SimRelay",
     "Step",
     "WitnessGroupSpec",
     "control_message",
     "load_scenario",
     "parse_scenario",
+    "relay_ack",
+    "relay_deposit",
+    "relay_fetch",
     "replay_command",
     "run_scenario",
 ]

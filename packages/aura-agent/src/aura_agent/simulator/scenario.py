@@ -28,9 +28,13 @@ A scenario is TOML (read with the standard library's ``tomllib``)::
     byzantine = ["w4"]        # plays an equivocating witness
     initiators = ["w1"]
 
+    [[relay]]                 # a relay node; agents keep their mailboxes there
+    name = "relay"
+
     [[step]]
     at = 1.0
-    do = "run"                # a feature workflow on an agent
+    do = "run"                # a feature workflow on an agent (save = "x" keeps the
+                              # result; "$x" in a later step's args stands for it)
     agent = "alice"
     operation = "profile.set_nickname"
     args = { nickname = "Alice" }
@@ -44,7 +48,8 @@ A scenario is TOML (read with the standard library's ``tomllib``)::
 
 Step actions (``do``): ``run``, ``propose``, ``partition``, ``heal``,
 ``crash``, ``restart``, ``skew``, ``corrupt``, ``sync``. Expectation kinds:
-``query``, ``converged``, ``decided`` (liveness: decided and held by every
+``query``, ``chat`` (an agent's conversation with another holds texts),
+``contacts`` (reachable contacts), ``converged``, ``decided`` (liveness: decided and held by every
 honest witness, and agreement), ``agreement`` (safety only: no instance
 decided two operations), ``equivocation_detected``, ``facts``, ``status``
 (a figure of one agent, e.g. ``corrupt_records``, at least some value).
@@ -67,6 +72,7 @@ __all__ = [
     "AgentSpec",
     "Expectation",
     "NetworkSpec",
+    "RelaySpec",
     "ReplicaSpec",
     "Scenario",
     "Step",
@@ -80,7 +86,17 @@ STEP_ACTIONS = frozenset(
     {"run", "propose", "partition", "heal", "crash", "restart", "skew", "corrupt", "sync"}
 )
 EXPECT_KINDS = frozenset(
-    {"query", "converged", "decided", "agreement", "equivocation_detected", "facts", "status"}
+    {
+        "query",
+        "converged",
+        "decided",
+        "agreement",
+        "equivocation_detected",
+        "facts",
+        "status",
+        "chat",
+        "contacts",
+    }
 )
 CORRUPTION_TARGETS = frozenset({"fact", "lost_writes"})
 STATUS_FIELDS = frozenset(
@@ -182,6 +198,13 @@ class WitnessGroupSpec:
 
 
 @attrs.frozen
+class RelaySpec:
+    """A simulated relay node (agents keep their mailboxes on every relay listed)."""
+
+    name: str
+
+
+@attrs.frozen
 class Step:
     at: float
     do: str
@@ -204,6 +227,7 @@ class Scenario:
     agents: tuple[AgentSpec, ...]
     replicas: tuple[ReplicaSpec, ...]
     witness_groups: tuple[WitnessGroupSpec, ...]
+    relays: tuple[RelaySpec, ...]
     steps: tuple[Step, ...]
     expectations: tuple[Expectation, ...]
     source: str | None = None
@@ -228,7 +252,7 @@ def _network(table: object) -> NetworkSpec:
     return spec
 
 
-def _step(table: object, index: int, agents: set[str], groups: set[str]) -> Step:
+def _step(table: object, index: int, agents: set[str], groups: set[str], nodes: set[str]) -> Step:
     where = f"[[step]] #{index + 1}"
     fields = _Fields(table, where)
     at = fields.number("at", high=MAX_DURATION_S)
@@ -249,6 +273,10 @@ def _step(table: object, index: int, agents: set[str], groups: set[str]) -> Step
         out["agent"] = agent()
         out["operation"] = fields.get("operation", kind=str)
         out["args"] = dict(fields.get("args", {}, kind=dict))
+        save = fields.get("save", "", kind=str)
+        if save and _NAME.fullmatch(save) is None:
+            raise InvalidInput(f"{where}: 'save' must be a plain name")
+        out["save"] = save
     elif do == "propose":
         out["agent"] = agent()
         group = fields.name("group")
@@ -263,8 +291,10 @@ def _step(table: object, index: int, agents: set[str], groups: set[str]) -> Step
             raise InvalidInput(f"{where}: 'groups' needs at least two sides")
         parsed = []
         for side in sides:
-            if not isinstance(side, list) or not side or not all(s in agents for s in side):
-                raise InvalidInput(f"{where}: each side of 'groups' is a list of known agents")
+            if not isinstance(side, list) or not side or not all(s in nodes for s in side):
+                raise InvalidInput(
+                    f"{where}: each side of 'groups' is a list of known agents or relays"
+                )
             parsed.append(tuple(side))
         out["groups"] = tuple(parsed)
     elif do in ("crash", "restart", "sync"):
@@ -320,6 +350,13 @@ def _expectation(table: object, index: int, agents: set[str], groups: set[str]) 
         out["group"] = group
         if kind == "decided":
             out["at_least"] = int(fields.number("at_least", 1, low=0, high=1000))
+    elif kind == "chat":
+        out["agent"] = known((fields.name("agent"),), "agent")[0]
+        out["with"] = known((fields.name("with"),), "with")[0]
+        out["texts"] = tuple(fields.get("texts", kind=list))
+    elif kind == "contacts":
+        out["agent"] = known((fields.name("agent"),), "agent")[0]
+        out["reachable"] = int(fields.number("reachable", 1, low=0, high=1000))
     elif kind == "status":
         out["agent"] = known((fields.name("agent"),), "agent")[0]
         field = fields.get("field", kind=str)
@@ -390,9 +427,18 @@ def parse_scenario(text: str, *, source: str | None = None) -> Scenario:
             WitnessGroupSpec(fields.name("name"), members, threshold, initiators, byzantine)
         )
         fields.done()
+    relays = []
+    for index, table in enumerate(top.get("relay", [], kind=list)):
+        fields = _Fields(table, f"[[relay]] #{index + 1}")
+        relay = fields.name("name")
+        if relay in names or relay in {r.name for r in relays}:
+            raise InvalidInput(f"[[relay]] #{index + 1}: the name {relay!r} is taken")
+        relays.append(RelaySpec(relay))
+        fields.done()
     group_names = {g.name for g in groups}
+    nodes = names | {relay.name for relay in relays}
     steps = [
-        _step(table, index, names, group_names)
+        _step(table, index, names, group_names, nodes)
         for index, table in enumerate(top.get("step", [], kind=list))
     ]
     expectations = [
@@ -410,6 +456,7 @@ def parse_scenario(text: str, *, source: str | None = None) -> Scenario:
         agents=tuple(agents),
         replicas=tuple(replicas),
         witness_groups=tuple(groups),
+        relays=tuple(relays),
         steps=tuple(sorted(steps, key=lambda s: s.at)),
         expectations=tuple(expectations),
         source=source,

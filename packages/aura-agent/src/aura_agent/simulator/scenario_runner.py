@@ -33,10 +33,12 @@ from aura_agent.simulator.sim_agent import (
     control_message,
     settings_for_simulation,
 )
+from aura_agent.simulator.sim_relay import SimRelay
 from aura_core.errors import AuraError, InvalidInput, NotFound
 from aura_core.hashing import tagged_hash
 from aura_core.identifiers import ContextId
 from aura_effects.simulated import FaultPlan, Simulation, seconds_to_us
+from aura_features.rendezvous import RelayHint
 from aura_journal import JournalNamespace
 from aura_protocol.consensus import (
     COMMIT_FACT_TYPE,
@@ -117,7 +119,13 @@ class _World:
         )
         self.features = list(features)
         self.errors: list[str] = []
-        self.settings = settings_for_simulation()
+        self.saved: dict[str, Any] = {}
+        relay_rng = self.sim.random.fork("relays")
+        hints = tuple(
+            RelayHint(f"mem://{relay.name}", relay_rng.random_bytes(32))
+            for relay in scenario.relays
+        )
+        self.settings = attrs.evolve(settings_for_simulation(), relays=hints)
         self.seats: dict[str, list[GroupSeat]] = {agent.name: [] for agent in scenario.agents}
         self.group_scope: dict[str, JournalNamespace] = {}
         self.group_prestate: dict[str, bytes] = {}
@@ -155,6 +163,8 @@ class _World:
                 )
 
     def build(self) -> None:
+        for relay in self.scenario.relays:
+            self.sim.add_node(relay.name, SimRelay)
         for spec in self.scenario.agents:
             seats = tuple(self.seats[spec.name])
 
@@ -168,6 +178,7 @@ class _World:
                     seats=seats,
                     settings=self.settings,
                     errors=self.errors,
+                    saved=self.saved,
                 )
 
             self.sim.add_node(spec.name, factory)
@@ -203,9 +214,14 @@ class _World:
         return authority
 
     def resolve(self, value: Any) -> Any:
-        """Replace ``"@name"`` by that agent's authority (printed) anywhere in a value."""
+        """Replace ``"@name"`` by that agent's authority (printed) and ``"$name"`` by a saved
+        step result, anywhere in a value."""
         if isinstance(value, str) and value.startswith("@") and value[1:] in self.seats:
             return str(self._authority(value[1:]))
+        if isinstance(value, str) and value.startswith("$"):
+            if value[1:] not in self.saved:
+                raise NotFound(f"no step saved a result named {value[1:]!r} (yet)")
+            return self.saved[value[1:]]
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if isinstance(value, dict):
@@ -223,7 +239,10 @@ class _World:
         try:
             if step.do == "run":
                 payload = control_message(
-                    "run", operation=fields["operation"], args=self.resolve(fields["args"])
+                    "run",
+                    operation=fields["operation"],
+                    args=self.resolve(fields["args"]),
+                    save=fields["save"],
                 )
                 sim.inject(fields["agent"], payload, source=CONTROL_SOURCE)
             elif step.do == "propose":
@@ -293,6 +312,10 @@ class _World:
             return f"group {fields['group']}: {expectation.kind.replace('_', ' ')}"
         if expectation.kind == "status":
             return f"{fields['agent']}: {fields['field']}"
+        if expectation.kind == "chat":
+            return f"{fields['agent']} reads from {fields['with']}"
+        if expectation.kind == "contacts":
+            return f"{fields['agent']} reaches its contacts"
         return f"{fields['agent']} holds {fields['type']} facts of {fields['of']}"
 
     def _evaluate(self, expectation: Expectation) -> tuple[bool, str]:
@@ -323,6 +346,21 @@ class _World:
             return not differing, f"facts {sizes}" + (f"; differ: {differing}" if differing else "")
         if kind in ("decided", "agreement", "equivocation_detected"):
             return self._consensus_check(kind, fields)
+        if kind == "chat":
+            lines = self.agent(fields["agent"]).node.query(
+                "chat.history", {"with": str(self._authority(fields["with"]))}
+            )
+            texts = [line.text for line in lines]
+            missing = [text for text in fields["texts"] if text not in texts]
+            return not missing, f"holds {texts!r:.160}" + (
+                f"; missing {missing!r:.80}" if missing else ""
+            )
+        if kind == "contacts":
+            contacts = self.agent(fields["agent"]).node.query("contacts.list", {})
+            reachable = sum(1 for contact in contacts if contact.reachable)
+            return reachable >= fields[
+                "reachable"
+            ], f"{reachable} reachable of {len(contacts)} contacts"
         if kind == "status":
             value = self.figure(fields["agent"], fields["field"])
             return value >= fields[

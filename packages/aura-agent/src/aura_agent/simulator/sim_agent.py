@@ -20,12 +20,15 @@ from aura_agent.agent_node import AgentNode, NodeSettings
 from aura_agent.device_identity import DeviceIdentity, create_solo_account, store_account
 from aura_agent.feature import Feature
 from aura_agent.metrics import OperationsMetrics
+from aura_agent.relay_mail import ROUTE_PREFIX, Deposit
+from aura_agent.simulator.sim_relay import relay_ack, relay_deposit, relay_fetch
 from aura_core.dag_cbor import decode, encode
 from aura_core.effects import Incoming, Outgoing
 from aura_core.errors import AuraError, InvalidEncoding
 from aura_core.identifiers import AuthorityId, DeviceId
 from aura_effects import RandomOrderClock
 from aura_effects.simulated import NodeEnvironment
+from aura_features.rendezvous import SealedEnvelope
 from aura_journal import JournalNamespace
 from aura_protocol.anti_entropy import AntiEntropyConfig
 from aura_protocol.consensus import (
@@ -53,6 +56,11 @@ class GroupSeat:
     byzantine: bool
 
 
+def _relay_node(address: str) -> str:
+    """Simulated relays are addressed ``mem://<node name>``."""
+    return address.removeprefix("mem://")
+
+
 def control_message(command: str, **fields: Any) -> bytes:
     return encode({"cmd": command, **fields})
 
@@ -69,11 +77,19 @@ class SimAgent:
         seats: Sequence[GroupSeat],
         settings: NodeSettings,
         errors: list[str],
+        saved: dict[str, Any] | None = None,
+        poll_s: float = 0.5,
     ) -> None:
         self.env = env
         self.name = env.name
         self.metrics = OperationsMetrics()
         self.errors = errors
+        self.saved = saved if saved is not None else {}
+        self._relay_nodes = {hint.address: _relay_node(hint.address) for hint in settings.relays}
+        self._poll_s = poll_s
+        self._next_poll: float | None = env.clock.monotonic() if settings.relays else None
+        self._unreceipted: dict[bytes, Outgoing] = {}
+        """Deposits the relay has not confirmed yet (resent at every poll)."""
         order_clock = RandomOrderClock(env.random.fork("order"))
         identity = DeviceIdentity.load_or_create(
             env.storage, env.random, device=DeviceId.derive("sim-agent", env.name.encode())
@@ -121,23 +137,83 @@ class SimAgent:
                 self._control(message.payload, now)
             except AuraError as exc:
                 self.errors.append(f"{self.name}: {type(exc).__name__}: {exc}")
-            return self._drain()
-        out = self.node.receive(message, now)
-        return out + self._drain()
+            return self._drain(now)
+        if message.source in self._relay_nodes.values():
+            try:
+                return self._mail(message.source, message.payload, now) + self._drain(now)
+            except (AuraError, KeyError, TypeError):
+                self.metrics.frames_refused += 1
+                return self._drain(now)
+        return self._route(self.node.receive(message, now)) + self._drain(now)
 
     def next_timer(self) -> float | None:
-        return self.node.next_timer()
+        timers = [t for t in (self.node.next_timer(), self._next_poll) if t is not None]
+        return min(timers) if timers else None
 
     def on_timer(self, now: float) -> list[Outgoing]:
-        return self.node.on_timer(now) + self._drain()
+        out = self._route(self.node.on_timer(now))
+        if self._next_poll is not None and self._next_poll <= now + 1e-6:
+            self._next_poll = now + self._poll_s
+            out.extend(self._unreceipted.values())
+            for watch in self.node.mailboxes():
+                for hint in watch.relays:
+                    node = self._relay_nodes.get(hint.address)
+                    if node is not None:
+                        out.append(Outgoing(node, relay_fetch(watch.key)))
+        return out + self._drain(now)
 
     # ------------------------------------------------------------------ internals
 
-    def _drain(self) -> list[Outgoing]:
-        out = self.node.take_outgoing()
+    def _route(self, outputs: Sequence[Outgoing]) -> list[Outgoing]:
+        """Frames for relay routes become deposits at the contact's relay; the rest go direct."""
+        routed = []
+        for out in outputs:
+            if not out.destination.startswith(ROUTE_PREFIX):
+                routed.append(out)
+                continue
+            deposit = self.node.seal_route(out.destination, out.payload)
+            if deposit is not None:
+                routed.extend(self._deposit(deposit))
+        return routed
+
+    def _deposit(self, deposit: Deposit) -> list[Outgoing]:
+        for hint in deposit.relays:
+            node = self._relay_nodes.get(hint.address)
+            if node is not None:
+                message = Outgoing(node, relay_deposit(deposit.envelope))
+                self._unreceipted[deposit.envelope.envelope_id.raw] = message
+                return [message]
+        return []
+
+    def _drain(self, now: float) -> list[Outgoing]:
+        out = self._route(self.node.take_outgoing())
+        for deposit in self.node.take_deposits():
+            out.extend(self._deposit(deposit))
         for entry_id, frame in self.node.pending_envelopes():
-            out.append(frame)
+            out.extend(self._route([frame]))
             self.node.acknowledge_envelope(entry_id)
+        return out
+
+    def _mail(self, relay: str, payload: bytes, now: float) -> list[Outgoing]:
+        answer: Any = decode(payload, allow_floats=False)
+        if isinstance(answer, dict) and answer.get("op") == "deposited":
+            self._unreceipted.pop(answer["id"], None)
+            return []
+        if not isinstance(answer, dict) or answer.get("op") != "mail":
+            raise InvalidEncoding("a relay answer is a map with op 'mail' or 'deposited'")
+        watches = {watch.key.tag.raw: watch for watch in self.node.mailboxes()}
+        watch = watches.get(answer["tag"])
+        if watch is None:
+            return []
+        read: list[bytes] = []
+        out: list[Outgoing] = []
+        for data in answer["envs"]:
+            envelope = SealedEnvelope.decode(data)
+            if envelope.tag.raw != answer["tag"]:
+                raise InvalidEncoding("the relay answered with another mailbox's envelope")
+            out.extend(self._route(self.node.open_mail(watch, envelope, now)))
+            read.append(envelope.envelope_id.raw)
+        out.append(Outgoing(relay, relay_ack(watch.key, read)))
         return out
 
     def _control(self, payload: bytes, now: float) -> None:
@@ -149,7 +225,9 @@ class SimAgent:
             namespace = JournalNamespace.from_bytes(value["ns"])
             self.node.set_peers(namespace, {route: None for route in value["routes"]}, now)
         elif command == "run":
-            self.node.run_workflow(value["operation"], value["args"], now)
+            result = self.node.run_workflow(value["operation"], value["args"], now)
+            if value.get("save"):
+                self.saved[value["save"]] = result
         elif command == "propose":
             self.node.propose(
                 self.group_ids[value["group"]],
