@@ -49,6 +49,7 @@ from aura_features.recovery import (
     GuardianAgent,
     GuardianAnswered,
     RecoveryCoordinator,
+    RecoveryJoiner,
     RecoveryRequested,
     RecoveryWatch,
     recovery_registry,
@@ -215,17 +216,30 @@ class CustodyWorld:
         return keys
 
     def add_recovering_device(
-        self, name: str, *, guardians: list[str], kept: tuple[int, ...], threshold: int
+        self,
+        name: str,
+        *,
+        guardians: list[str],
+        kept: tuple[int, ...],
+        threshold: int,
+        companions: tuple[str, ...] = (),
     ) -> RecoveryCoordinator:
         keys = DeviceKeys.generate(self.rng)
         coordinator = RecoveryCoordinator(
             guardians=[self.names[g] for g in guardians],
             threshold=threshold,
             kept=kept,
+            companions=[self.manager(c).profile for c in companions],
             rng=self.rng.fork(f"recovery:{name}"),
         )
         self._add_device(name, keys, None, (), extensions=(coordinator,))
         return coordinator
+
+    def add_companion(self, name: str) -> DeviceKeys:
+        """A further new device that joins a recovery (it runs a :class:`RecoveryJoiner`)."""
+        keys = DeviceKeys.generate(self.rng)
+        self._add_device(name, keys, None, (), extensions=(RecoveryJoiner(),))
+        return keys
 
     def add_guardian(self, name: str) -> GuardianKeys:
         keys = GuardianKeys.generate(self.rng)

@@ -379,3 +379,39 @@ def test_an_emergency_rotation_renews_every_share_at_once_and_keeps_the_key() ->
         W.frost_sign([stolen_guardian, fresh[0]], old_guardians, b"e", world.rng)
     kinds = [e.change.kind for e in world.nodes["d2"].take(ChangeCompleted)]
     assert kinds[-2:] == ["rotate", "guardians"]
+
+
+def test_every_device_lost_two_new_devices_are_restored_together() -> None:
+    world = _guarded_world(42)
+    for name in ("d1", "d2"):
+        world.sim.crash(world.names[name])
+    alone = world.add_recovering_device("solo", guardians=GUARDIANS, kept=(), threshold=1)
+    world.do("solo", lambda _m, now: alone.start(now))
+    world.run(1)
+    # one new device could not sign the 2-of-2 tree update: the guardians refuse
+    assert all(not world.nodes[g].take(RecoveryRequested) for g in GUARDIANS)
+    world.add_companion("laptop2")
+    coordinator = world.add_recovering_device(
+        "phone2", guardians=GUARDIANS, kept=(), threshold=2, companions=("laptop2",)
+    )
+    world.do("phone2", lambda _m, now: coordinator.start(now))
+    world.run(1)
+    _approve(world, "g2", coordinator.recovery_id)
+    _approve(world, "g3", coordinator.recovery_id)
+    world.run(100)
+    assert coordinator.outcome == "completed", world.nodes["phone2"].events
+    phone, laptop = world.manager("phone2"), world.manager("laptop2")
+    assert phone.is_member and laptop.is_member
+    assert phone.group_key == laptop.group_key == world.group_key
+    assert [leaf.leaf_id.value for leaf in laptop.tree.devices()] == [6, 7]
+    assert world.nodes["laptop2"].take(RecoveryCompleted)
+    assert verify_signature(
+        world.group_key,
+        b"z",
+        W.frost_sign(
+            [phone.key_package, laptop.key_package],
+            phone.key_epoch.public_key_package,
+            b"z",
+            world.rng,
+        ),
+    )

@@ -33,6 +33,7 @@ from aura_features.recovery.recovery_authorization import (
     check_dispute,
     guardian_set_from_fact,
     recovery_change,
+    vouched_guardian_set,
 )
 from aura_features.recovery.recovery_coordinator import RecoveryCoordinator
 from aura_features.recovery.recovery_events import (
@@ -51,6 +52,7 @@ from aura_features.recovery.recovery_events import (
     RecoveryReleased,
     RecoveryRequested,
 )
+from aura_features.recovery.recovery_joiner import RecoveryJoiner
 from aura_features.recovery.recovery_messages import (
     RECOVERY_CODEC,
     GuardianInvitation,
@@ -99,6 +101,7 @@ __all__ = [
     "RecoveryDisputed",
     "RecoveryEvent",
     "RecoveryFailed",
+    "RecoveryJoiner",
     "RecoveryNotified",
     "RecoveryReleased",
     "RecoveryRequest",
@@ -113,4 +116,5 @@ __all__ = [
     "install_recovery_facts",
     "recovery_change",
     "recovery_registry",
+    "vouched_guardian_set",
 ]

@@ -50,6 +50,7 @@ __all__ = [
     "check_dispute",
     "guardian_set_from_fact",
     "recovery_change",
+    "vouched_guardian_set",
 ]
 
 _MAX_AUTHORIZATION_BYTES = 1 << 20
@@ -88,9 +89,13 @@ def recovery_change(request: RecoveryRequest, guardian_set: GuardianSet) -> Cust
     taken = [m.identifier for m in guardian_set.devices] + [
         m.identifier for m in guardian_set.guardians
     ]
-    if any(m.profile.device == request.device.device for m in guardian_set.devices):
-        raise ValidationError("the new device is already a device of the account")
-    new = DeviceMember(max(taken) + 1, request.device)
+    known = {m.profile.device for m in guardian_set.devices}
+    if any(profile.device in known for profile in request.new_devices):
+        raise ValidationError("a new device is already a device of the account")
+    new = [
+        DeviceMember(max(taken) + 1 + offset, profile)
+        for offset, profile in enumerate(request.new_devices)
+    ]
     removals = tuple(
         (m.identifier, RemovalReason.LOST)
         for m in guardian_set.devices
@@ -100,7 +105,7 @@ def recovery_change(request: RecoveryRequest, guardian_set: GuardianSet) -> Cust
         guardian_set.account,
         "recovery",
         None,
-        tuple(sorted((*kept, new))),
+        tuple(sorted((*kept, *new))),
         request.threshold,
         guardian_set.guardians,
         guardian_set.guardian_threshold,
@@ -152,6 +157,34 @@ def approving_guardians(
             continue
         found.setdefault(member.identifier, approval)
     return found
+
+
+def vouched_guardian_set(
+    approvals: Iterable[RecoveryApproval],
+    request_bytes: bytes,
+    account: Any,
+    expected_group_key: bytes | None = None,
+) -> tuple[GuardianSet, dict[int, RecoveryApproval]] | None:
+    """The guardian set at least its threshold of guardians approved under, with their approvals.
+
+    A device that holds no journal (the new one) learns the guardians from
+    their approvals; one guardian alone cannot pass off a made-up set.
+    """
+    sets: dict[bytes, tuple[GuardianSet, dict[int, RecoveryApproval]]] = {}
+    for approval in approvals:
+        try:
+            fact, guardian_set = guardian_set_from_fact(approval.guardian_set, account)
+            if expected_group_key is not None and guardian_set.group_key != expected_group_key:
+                continue
+            member = check_approval(approval, request_bytes, guardian_set)
+        except AuraError:
+            continue
+        held = sets.setdefault(fact.cid.raw, (guardian_set, {}))
+        held[1].setdefault(member.identifier, approval)
+    for guardian_set, found in sets.values():
+        if len(found) >= guardian_set.guardian_threshold:
+            return guardian_set, found
+    return None
 
 
 @attrs.frozen

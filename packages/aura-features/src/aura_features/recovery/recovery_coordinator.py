@@ -37,6 +37,7 @@ from aura_features.devices import (
     Authorized,
     CustodyChange,
     DeviceManager,
+    DeviceProfile,
     GuardianSet,
     MessageRejected,
     sign_message,
@@ -82,6 +83,7 @@ class RecoveryCoordinator:
         threshold: int,
         rng: RandomSource,
         kept: Sequence[int] = (),
+        companions: Sequence[DeviceProfile] = (),
         expected_group_key: bytes | None = None,
     ) -> None:
         if not guardians:
@@ -89,6 +91,7 @@ class RecoveryCoordinator:
         self._guardians = tuple(dict.fromkeys(guardians))
         self._threshold = threshold
         self._kept = tuple(sorted(set(kept)))
+        self._companions = tuple(companions)
         self._expected = expected_group_key
         self.recovery_id = rng.random_bytes(16)
         self._manager: DeviceManager | None = None
@@ -137,6 +140,7 @@ class RecoveryCoordinator:
                 self._kept,
                 self._threshold,
                 int(now * 1000),
+                self._companions,
             )
             self._request = sign_message(request, manager.sign)
             self._request_bytes = RECOVERY_CODEC.encode(self._request)

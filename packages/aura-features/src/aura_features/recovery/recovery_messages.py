@@ -139,11 +139,21 @@ class RecoveryRequest:
     """Identifiers of the account's devices the user still holds (they get new shares too)."""
     threshold: int
     requested_at_ms: int
+    companions: tuple[DeviceProfile, ...] = ()
+    """Further new devices joining with ``device`` (when too few old ones are left to sign)."""
     signature: bytes = _NO_SIGNATURE
 
     def __attrs_post_init__(self) -> None:
         if list(self.kept) != sorted(set(self.kept)) or len(self.kept) >= MAX_DEVICES:
             raise InvalidInput("kept devices must be sorted, distinct and fewer than the maximum")
+        if len(self.kept) + 1 + len(self.companions) > MAX_DEVICES:
+            raise InvalidInput(f"a recovered account has at most {MAX_DEVICES} devices")
+        if len({p.device for p in (self.device, *self.companions)}) != 1 + len(self.companions):
+            raise InvalidInput("a new device is listed twice")
+
+    @property
+    def new_devices(self) -> tuple[DeviceProfile, ...]:
+        return (self.device, *self.companions)
 
     @property
     def hash(self) -> bytes:
@@ -158,13 +168,14 @@ class RecoveryRequest:
             "kept": list(self.kept),
             "threshold": self.threshold,
             "at": self.requested_at_ms,
+            "with": [p.to_canonical() for p in self.companions],
             "sig": self.signature,
         }
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Self:
         f = exact_fields(
-            fields, cls.TYPE, ("id", "account", "device", "kept", "threshold", "at", "sig")
+            fields, cls.TYPE, ("id", "account", "device", "kept", "threshold", "at", "with", "sig")
         )
         return cls(
             _id16(f["id"], "recovery id"),
@@ -176,6 +187,10 @@ class RecoveryRequest:
             ),
             read_uint(f["threshold"], "threshold", minimum=1, maximum=MAX_DEVICES),
             read_uint(f["at"], "request time"),
+            tuple(
+                DeviceProfile.from_canonical(item)
+                for item in read_list(f["with"], "companion devices", max_items=MAX_DEVICES)
+            ),
             read_bytes(f["sig"], "request signature", size=64),
         )
 
