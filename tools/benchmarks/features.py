@@ -1,4 +1,4 @@
-"""Feature figures: one function per figure (relay throughput and latency, guardian recovery).
+"""Feature figures: one function per figure (relay, chat over the relay, guardian recovery).
 
 The relay runs in its own process (``run_relay`` on loopback TCP, a real
 SQLite database with fsynced commits), the way an operator runs it; the
@@ -33,6 +33,8 @@ from aura_features.rendezvous import (
     SealedEnvelope,
     seal_envelope,
 )
+from benchmarks._chat import GOALS as _CHAT_GOALS
+from benchmarks._chat import chat_e2e_latency_ms_p50, chat_msgs_per_s, chat_msgs_per_s_single
 from benchmarks._recovery import GOALS as _RECOVERY_GOALS
 from benchmarks._recovery import recovery_ms
 
@@ -43,6 +45,7 @@ GOALS = {
     ),
     "relay_deposit_ms": "context: one envelope deposited and durably committed, round trip",
     **_RECOVERY_GOALS,
+    **_CHAT_GOALS,
 }
 
 _RELAY_SCRIPT = """
@@ -154,6 +157,9 @@ def run(quick: bool) -> dict[str, float | int]:
         results: dict[str, float | int] = {
             "relay_envelopes_per_s": relay_envelopes_per_s(relay, quick),
             "relay_deposit_ms": relay_deposit_ms(relay, quick),
+            "chat_msgs_per_s": chat_msgs_per_s(relay, quick),
+            "chat_msgs_per_s_single": chat_msgs_per_s_single(relay, quick),
+            "chat_e2e_latency_ms_p50": chat_e2e_latency_ms_p50(relay, quick),
         }
     results["recovery_ms"] = recovery_ms(quick)
     return results

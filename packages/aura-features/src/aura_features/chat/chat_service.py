@@ -116,6 +116,7 @@ from aura_features.chat.epoch_secret import (
 from aura_features.chat.history_opener import HistoryOpener
 from aura_features.chat.message_body import MessageBody, MessageKind, check_message_text
 from aura_features.chat.own_chain import OwnChains
+from aura_features.chat.retry_queue import RetryQueue
 from aura_journal.facts import Fact, FactMetadata, order_time_from_entropy
 from aura_journal.journal import Journal
 from aura_journal.namespace import JournalNamespace
@@ -130,7 +131,6 @@ from aura_protocol.amp.frames import (
     make_ack,
     verify_ack,
 )
-from aura_protocol.amp.retransmission import OutboundQueue
 from aura_protocol.guards.envelope import Envelope
 from aura_protocol.guards.guard_ledgers import journal_name, read_flow_row
 from aura_protocol.guards.guard_stack import GuardStack
@@ -140,7 +140,6 @@ from aura_protocol.guards.send_request import MAX_COUPLED_FACTS, GuardSnapshot, 
 
 __all__ = ["ChatService", "CommandOutcome"]
 
-_NO_WINDOW = 2**62  # retry queues never hold frames back: each was already sent once
 _ERROR_HISTORY = 256
 _FACTS_PAYLOAD = ChatPayload(PayloadKind.FACTS).encode()
 
@@ -188,8 +187,8 @@ class ChatService:
         self._bodies: dict[MessageId, MessageBody | None] = {}
         self.view = ChatView(self.state, self._bodies, self.me)
         self._updates: list[ChatUpdate] = []
-        self._retries: dict[tuple[ChannelId, AuthorityId], OutboundQueue] = {}
-        self._acks: dict[tuple[ChannelId, AuthorityId, int], AckFrame] = {}
+        self._retries: dict[tuple[ChannelId, AuthorityId], RetryQueue] = {}
+        self._acks: dict[tuple[ChannelId, AuthorityId, int], bytes] = {}
         self._ack_due: float | None = None
         self._installed: dict[ChannelId, int] = {}
         self._opener = HistoryOpener(context)
@@ -197,7 +196,6 @@ class ChatService:
         self._unopened_count = 0
         self._highest: dict[tuple[ChannelId, AuthorityId, int], int] = {}
         self._refeeding = False
-        self._retry_epochs: dict[tuple[ChannelId, AuthorityId], set[int]] = {}
         self._queued: dict[ChannelId, list[MessageBody]] = {}
         self._loading = False
         self.errors: deque[tuple[str, AuraError]] = deque(maxlen=_ERROR_HISTORY)
@@ -279,7 +277,7 @@ class ChatService:
                         member != self.me
                         and cs.delivered_below(member, self.me, epoch) <= generation
                     ):
-                        self._retry_queue(channel, member, epoch).add(
+                        self._retry_queue(channel, member).add(
                             epoch, generation, record.fact.encode(), now
                         )
 
@@ -379,7 +377,9 @@ class ChatService:
                     summary[0],
                     summary[1],
                 )
-                self._queue_acks(channel, [Outgoing(str(sender), encode_frame(ack))], now)
+                self._queue_acks(
+                    channel, sender, header.epoch, [Outgoing(str(sender), encode_frame(ack))], now
+                )
 
     def _feed(self, channel: ChannelId, sender: AuthorityId, frame: DataFrame, now: float) -> None:
         """Give a peer's frame to the AMP endpoint; keep it if it can be opened later."""
@@ -401,7 +401,7 @@ class ChatService:
         last = errors[-1] if errors else None
         outputs = self.amp.receive(Incoming(str(sender), encode_frame(frame)), now)
         error = errors[-1][1] if errors and errors[-1] is not last else None
-        self._queue_acks(channel, outputs, now)
+        self._queue_acks(channel, sender, header.epoch, outputs, now)
         if keyring.was_received(header):
             mark = (channel, sender, header.epoch)
             if header.generation > self._highest.get(mark, -1):
@@ -761,39 +761,45 @@ class ChatService:
             self.errors.append(("send", failure))  # type: ignore[arg-type]
         kept = sealed[:stored]
         for peer in peers:
-            queue = self._retry_queue(channel, peer, epoch)  # type: ignore[arg-type]
+            queue = self._retry_queue(channel, peer)
             for _fid, fact, generation in kept:
                 queue.add(epoch, generation, fact.encode(), now)  # type: ignore[arg-type]
         self._local([fact for _fid, fact, _g in kept], now)
         return [fid for fid, _fact, _g in kept]
 
-    def _retry_queue(self, channel: ChannelId, peer: AuthorityId, epoch: int) -> OutboundQueue:
+    def _retry_queue(self, channel: ChannelId, peer: AuthorityId) -> RetryQueue:
         queue = self._retries.get((channel, peer))
         if queue is None:
-            queue = self._retries[(channel, peer)] = OutboundQueue(self.config.retry, _NO_WINDOW)
-        self._retry_epochs.setdefault((channel, peer), set()).add(epoch)
+            queue = self._retries[(channel, peer)] = RetryQueue(self.config.retry)
         return queue
 
     # ================================================================== acknowledgements
 
-    def _queue_acks(self, channel: ChannelId, outputs: Sequence[Outgoing], now: float) -> None:
-        for out in outputs:
-            frame = decode_frame(out.payload)
-            if not isinstance(frame, AckFrame):  # pragma: no cover - the endpoint only acks here
-                continue
-            self._acks[(channel, AuthorityId(frame.sender), frame.epoch)] = frame
-        if self._acks and not self._loading:
-            due = now + self.config.ack_delay_s
-            self._ack_due = due if self._ack_due is None else min(self._ack_due, due)
-            if self.config.ack_delay_s == 0:
-                self._flush_acks(now)
+    def _queue_acks(
+        self,
+        channel: ChannelId,
+        sender: AuthorityId,
+        epoch: int,
+        outputs: Sequence[Outgoing],
+        now: float,
+    ) -> None:
+        """Keep the newest acknowledgement to ``sender`` for ``epoch`` (each covers the earlier)."""
+        if not outputs:
+            return
+        self._acks[(channel, sender, epoch)] = outputs[-1].payload
+        if self._loading:
+            return
+        due = now + self.config.ack_delay_s
+        self._ack_due = due if self._ack_due is None else min(self._ack_due, due)
+        if self.config.ack_delay_s == 0:
+            self._flush_acks(now)
 
     def _flush_acks(self, now: float) -> None:
         acks, self._acks = self._acks, {}
         self._ack_due = None
-        for (channel, sender, epoch), frame in sorted(
-            acks.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])
-        ):
+        for (channel, sender, epoch), raw in sorted(acks.items(), key=lambda kv: kv[0]):
+            frame = decode_frame(raw)
+            assert isinstance(frame, AckFrame)
             facts = []
             if frame.received_below > 0:
                 cs = self.state().channels.get(channel)
@@ -806,7 +812,7 @@ class ChatService:
                             )
                         )
                     )
-            payload = ChatPayload(PayloadKind.ACK, encode_frame(frame)).encode()
+            payload = ChatPayload(PayloadKind.ACK, raw).encode()
             try:
                 if sender not in self.stack.memberships.get(self.context).roster:
                     continue
@@ -911,11 +917,9 @@ class ChatService:
         self._take_amp_events()
         for (channel, peer), queue in list(self._retries.items()):
             keyring = self.amp.keyring(self.context, channel)
-            epochs = self._retry_epochs.get((channel, peer), set())
-            for epoch in sorted(epochs):
+            for epoch in sorted(queue.epochs):
                 if not keyring.retained(epoch):
                     queue.drop_epoch(epoch)
-                    epochs.discard(epoch)
             due, _failed = queue.due(now)
             if due:
                 self._resend(channel, peer, due)
