@@ -113,3 +113,65 @@ async def test_a_signal_that_raises_does_not_stop_the_others(tmp_path):
         assert agent.latest("account").devices == (agent.device,)
         assert agent.latest("bad.signal") is None
         assert any(name == "bad.signal" and "boom" in text for name, text in agent.signals.errors)
+
+
+class _PingService:
+    """A feature service with its own little protocol: ping -> pong."""
+
+    def __init__(self, node):
+        self.node = node
+        self.pongs: list[str] = []
+
+    def receive(self, source, body, now):
+        if body == b"ping":
+            self.node.send_service("ping", source, b"pong")
+        elif body == b"pong":
+            self.pongs.append(source)
+        else:
+            raise ValidationError("not ping or pong")
+
+
+def _ping_feature() -> Feature:
+    def ping(host, args):
+        service = host.reader.service("ping")
+        if service is None:
+            raise NotFound("ping needs an account")
+        service.node.send_service("ping", args["route"], b"ping")
+
+    return Feature(
+        name="ping",
+        service=_PingService,
+        operation_categories={"ping.send": "A"},
+        workflows={"ping.send": ping},
+    )
+
+
+async def test_a_feature_service_talks_its_own_protocol_between_agents(tmp_path):
+    from aura_agent import MemoryRouter
+
+    router = MemoryRouter()
+    features = [*(factory() for factory in BUILTIN_FEATURES), _ping_feature()]
+    secret = HostSecret.from_key(KEY)
+    async with (
+        Agent(
+            AgentConfig(data_dir=tmp_path / "a"), secret, features=features, transport=router
+        ) as a,
+        Agent(
+            AgentConfig(data_dir=tmp_path / "b"), secret, features=features, transport=router
+        ) as b,
+    ):
+        with pytest.raises(NotFound):
+            await a.run("ping.send", route=str(b.device))  # no account: no services yet
+        await a.create_account()
+        await b.create_account()
+        await a.run("ping.send", route=str(b.device))
+        with anyio.fail_after(5):
+            while not a.node.services["ping"].pongs:
+                await anyio.sleep(0.01)
+        assert a.node.services["ping"].pongs == [str(b.device)]
+        refused = b.status().frames_refused
+        a.node.send_service("ping", str(b.device), b"garbage")
+        a.sync_now()
+        with anyio.fail_after(5):
+            while b.status().frames_refused == refused:
+                await anyio.sleep(0.01)

@@ -11,6 +11,7 @@ from aura_agent import (
     EnvelopeFrame,
     FeaturePayload,
     PushFrame,
+    ServiceFrame,
     SyncFrame,
     decode_frame,
     encode_frame,
@@ -38,6 +39,7 @@ FRAMES = st.one_of(
     ),
     st.builds(ConsensusFrame, st.binary(min_size=32, max_size=32), st.binary(max_size=64)),
     st.builds(EnvelopeFrame, st.binary(max_size=64)),
+    st.builds(ServiceFrame, st.sampled_from(["chat", "devices", "x_1"]), st.binary(max_size=64)),
 )
 
 

@@ -8,6 +8,8 @@ simulator's network) serves anti-entropy, consensus and every feature:
 * ``push``: facts of one namespace sent unasked (a new member's first
   descriptor, before the peer can answer a reconciliation session);
 * ``cons``: a consensus message for one witness group;
+* ``svc``: a message for one feature's service (its own sans-IO protocol,
+  e.g. device custody changes); the service authenticates its messages;
 * ``env``: a guarded envelope (``aura_protocol.guards.Envelope``) whose
   payload is a :class:`FeaturePayload`: feature messages only ever travel
   inside envelopes that passed the guard chain.
@@ -36,6 +38,7 @@ __all__ = [
     "EnvelopeFrame",
     "FeaturePayload",
     "PushFrame",
+    "ServiceFrame",
     "SyncFrame",
     "decode_frame",
     "encode_frame",
@@ -67,12 +70,18 @@ class ConsensusFrame:
 
 
 @attrs.frozen
+class ServiceFrame:
+    feature: str
+    body: bytes
+
+
+@attrs.frozen
 class EnvelopeFrame:
     envelope: bytes
     """The encoded guarded envelope, checked by the receiver's guard stack."""
 
 
-AgentFrame = SyncFrame | PushFrame | ConsensusFrame | EnvelopeFrame
+AgentFrame = SyncFrame | PushFrame | ConsensusFrame | ServiceFrame | EnvelopeFrame
 
 
 @attrs.frozen
@@ -112,6 +121,8 @@ def encode_frame(frame: AgentFrame) -> bytes:
         value = {"v": 1, "k": "push", "ns": frame.namespace.to_bytes(), "b": list(frame.facts)}
     elif isinstance(frame, ConsensusFrame):
         value = {"v": 1, "k": "cons", "g": frame.group, "b": frame.body}
+    elif isinstance(frame, ServiceFrame):
+        value = {"v": 1, "k": "svc", "f": _name(frame.feature, "feature"), "b": frame.body}
     elif isinstance(frame, EnvelopeFrame):
         value = {"v": 1, "k": "env", "b": frame.envelope}
     else:
@@ -127,6 +138,7 @@ _FIELDS = {
     "push": frozenset({"v", "k", "ns", "b"}),
     "cons": frozenset({"v", "k", "g", "b"}),
     "env": frozenset({"v", "k", "b"}),
+    "svc": frozenset({"v", "k", "f", "b"}),
 }
 
 
@@ -188,4 +200,6 @@ def decode_frame(data: bytes) -> AgentFrame:
         return SyncFrame(namespace, body)
     if kind == "cons":
         return ConsensusFrame(_bytes(value["g"], "group", 32), body)
+    if kind == "svc":
+        return ServiceFrame(_name(value["f"], "feature"), body)
     return EnvelopeFrame(body)

@@ -27,6 +27,7 @@ from aura_agent.agent_frame import (
     EnvelopeFrame,
     FeaturePayload,
     PushFrame,
+    ServiceFrame,
     SyncFrame,
     decode_frame,
     encode_frame,
@@ -484,6 +485,10 @@ class AgentNode:
         frame = encode_frame(PushFrame(namespace, tuple(fact.encode() for fact in facts)))
         self._queue([Outgoing(route, frame) for route in routes], self.now)
 
+    def send_service(self, feature: str, route: str, body: bytes) -> None:
+        """Send a message of ``feature``'s own protocol to the same feature on ``route``."""
+        self._queue([Outgoing(route, encode_frame(ServiceFrame(feature, body)))], self.now)
+
     def sync_now(self, namespace: JournalNamespace, now: float) -> None:
         """Open a session with every peer of ``namespace`` right away."""
         node = self._sync.get(namespace)
@@ -635,6 +640,18 @@ class AgentNode:
             return self._handle_sync(message.source, frame, now)
         if isinstance(frame, PushFrame):
             return self._handle_push(message.source, frame)
+        if isinstance(frame, ServiceFrame):
+            service = self.services.get(frame.feature)
+            receive = None if service is None else getattr(service, "receive", None)
+            if receive is None:
+                self.metrics.frames_refused += 1
+                return []
+            self.metrics.frames_received += 1
+            try:
+                receive(message.source, frame.body, now)
+            except AuraError:
+                self.metrics.frames_refused += 1
+            return []
         if isinstance(frame, ConsensusFrame):
             self.metrics.frames_received += 1
             return self.consensus.receive(frame.group, Incoming(message.source, frame.body), now)

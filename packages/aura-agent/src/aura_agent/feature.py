@@ -199,7 +199,9 @@ class Feature:
     ``on_facts(namespace, facts, now)``, ``on_envelope(data, envelope, now) ->
     bool`` (claim a guarded envelope), ``mailboxes()`` and
     ``open_mail(mailbox, envelope, now)`` (relay mailboxes it reads),
-    ``seal_route(route, frame)`` (how a frame reaches a route through a relay).
+    ``seal_route(route, frame)`` (how a frame reaches a route through a relay),
+    ``receive(source_route, body, now)`` (messages of the feature's own
+    protocol, sent with ``node.send_service(feature, route, body)``).
     """
     capabilities: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     """Capabilities its guarded sends exercise (``chat:send``); tokens grant them per context."""
