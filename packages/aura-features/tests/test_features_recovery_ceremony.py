@@ -39,12 +39,15 @@ from aura_features.recovery import (
     GuardianShareErased,
     RecoveryApproval,
     RecoveryApprovalCounted,
+    RecoveryAuthorization,
     RecoveryCompleted,
     RecoveryDisputed,
     RecoveryFailed,
     RecoveryNotified,
     RecoveryReleased,
     RecoveryRequested,
+    authorize_recovery,
+    recovery_change,
 )
 from aura_journal import LeafRole, RemovalReason
 
@@ -415,3 +418,35 @@ def test_every_device_lost_two_new_devices_are_restored_together() -> None:
             world.rng,
         ),
     )
+
+
+def test_a_release_needs_the_threshold_of_distinct_valid_approvals() -> None:
+    world = _guarded_world(43)
+    coordinator = _lose_phone_and_ask(world)
+    captured: list[bytes] = []
+    phone2 = world.names["phone2"]
+
+    def capture(message, rng):
+        if message.destination == phone2 and message_type(message.payload) == RecoveryApproval.TYPE:
+            captured.append(message.payload)
+        return [1000]
+
+    world.sim.network.set_faults(capture)
+    _approve(world, "g1", coordinator.recovery_id)
+    world.run(1)
+    guardian_set = world.manager("d2").guardian_set
+    change = recovery_change(coordinator.request, guardian_set)
+    request = RECOVERY_CODEC.encode(coordinator.request)
+    doubled = RecoveryAuthorization(request, (captured[0], captured[0])).encode()
+    with pytest.raises(ValidationError, match="1 valid guardian approval"):
+        authorize_recovery(doubled, change, guardian_set)
+    _approve(world, "g2", coordinator.recovery_id)
+    world.run(1)
+    enough = RecoveryAuthorization(request, tuple(captured[:2])).encode()
+    authorized = authorize_recovery(enough, change, guardian_set)
+    assert sorted(authorized.dealer_keys) == [3, 4]
+    with pytest.raises(ValidationError, match="disputed"):
+        authorize_recovery(enough, change, guardian_set, disputed=frozenset({change.tag}))
+    other = attrs.evolve(change, threshold=1, devices=change.devices[:1])
+    with pytest.raises(ValidationError, match="not the one the recovery request implies"):
+        authorize_recovery(enough, other, guardian_set)
