@@ -14,7 +14,9 @@ from aura_features.chat import (
     ChannelMode,
     DeliveryState,
     MemberStatus,
+    MessageBody,
     MessageKind,
+    MessageSent,
     MessageShown,
     parse_command,
 )
@@ -389,3 +391,40 @@ def test_a_burst_shares_envelopes_and_arrives_in_order():
     shown = [u.message for u in world["bob"].take_updates() if isinstance(u, MessageShown)]
     assert shown[-40:] == ids
     assert world["alice"].send_messages(channel, [], world.now) == []
+
+
+def test_a_lost_acknowledgement_is_answered_when_the_message_comes_again():
+    world = W.ChatWorld(["alice", "bob"])
+    channel = _channel(world)
+    message = world["alice"].send_message(channel, "ack this", world.now)
+    world.collect()
+    world.deliver(world.wire.popleft())  # bob gets it ...
+    world.collect()
+    world.wire.clear()  # ... but his acknowledgement is lost
+    retries = world["alice"]._retries[(channel, world.who("bob"))]
+    assert len(retries) == 1
+    world.advance(1.5)  # alice resends; bob answers with a fresh acknowledgement
+    assert len(retries) == 0
+    assert world["alice"].view.message(message).state is DeliveryState.DELIVERED
+    assert [m.text for m in world["bob"].view.history(channel)] == ["ack this"]
+
+
+def test_a_member_who_jumps_the_clock_to_the_end_cannot_stop_the_others():
+    world = W.ChatWorld(["alice", "bob"])
+    channel = _channel(world)
+    bob = world["bob"]
+    cs = bob.state().channel(channel)
+    bob._send_sealed(
+        cs,
+        [
+            (
+                lambda frame, _clock: MessageSent(channel, world.who("bob"), 2**64 - 1, frame),
+                MessageBody(MessageKind.TEXT, "far"),
+            )
+        ],
+        world.now,
+    )
+    world.settle()
+    world["alice"].send_message(channel, "still here", world.now)
+    world.settle()
+    assert sorted(m.text for m in bob.view.history(channel)) == ["far", "still here"]

@@ -127,6 +127,7 @@ class ChannelState:
         self._deletes: dict[MessageId, list[tuple[Stamp, AuthorityId]]] = {}
         self._reads: dict[AuthorityId, set[MessageId]] = {}
         self._delivered: dict[tuple[AuthorityId, AuthorityId, int], int] = {}
+        self._delivery_facts: dict[tuple[AuthorityId, AuthorityId, int], Fact] = {}
         self.frames: dict[tuple[AuthorityId, int, int], MessageId] = {}
         """(sender, epoch, generation) -> id of the message or edit sealed there."""
         self._claims: dict[tuple[AuthorityId, int, int], dict[bytes, Stamp]] = {}
@@ -149,8 +150,13 @@ class ChannelState:
             self._reads.setdefault(body.author, set()).add(body.through)
         elif kind is DeliveryUpdated:
             key = (body.author, body.sender, body.epoch)
-            if body.below > self._delivered.get(key, -1):
+            known = self._delivery_facts.get(key)
+            if known is None or (body.below, known.sort_key) > (
+                self._delivered[key],
+                fact.sort_key,
+            ):
                 self._delivered[key] = body.below
+                self._delivery_facts[key] = fact
         elif kind is ChannelCreated:
             self._created.append((stamp, body))
         elif kind is ChannelUpdated:
@@ -491,6 +497,10 @@ class ChannelState:
 
     def delivery_marks(self) -> dict[tuple[AuthorityId, AuthorityId, int], int]:
         return dict(self._delivered)
+
+    def delivery_fact(self, recipient: AuthorityId, sender: AuthorityId, epoch: int) -> Fact | None:
+        """The fact recording the furthest delivery mark (what a repeated ack carries again)."""
+        return self._delivery_facts.get((recipient, sender, epoch))
 
     def epoch_of(self, epoch: int) -> ChannelRekeyed | None:
         for rekey in self.epochs():

@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from aura_core.canonical_fields import U64_MAX
 from aura_core.effects import Incoming, Outgoing
 from aura_core.errors import (
     AuraError,
@@ -586,7 +587,9 @@ class ChatService:
     # ================================================================== facts out
 
     def _clock(self) -> int:
-        return self.state().max_clock + 1
+        """One more than any clock seen (saturating: a member who jumped to the end of the
+        range degrades ordering to the tie-breaks, it cannot stop anyone from writing)."""
+        return min(self.state().max_clock + 1, U64_MAX)
 
     def _fact(self, body: Any) -> Fact:
         identity = self.stack.memberships.get(self.context).identity
@@ -801,17 +804,21 @@ class ChatService:
             frame = decode_frame(raw)
             assert isinstance(frame, AckFrame)
             facts = []
-            if frame.received_below > 0:
-                cs = self.state().channels.get(channel)
-                known = 0 if cs is None else cs.delivered_below(self.me, sender, epoch)
-                if frame.received_below > known:
-                    facts.append(
-                        self._fact(
-                            DeliveryUpdated(
-                                channel, self.me, self._clock(), sender, epoch, frame.received_below
-                            )
+            cs = self.state().channels.get(channel)
+            known = 0 if cs is None else cs.delivered_below(self.me, sender, epoch)
+            if frame.received_below > known:
+                facts.append(
+                    self._fact(
+                        DeliveryUpdated(
+                            channel, self.me, self._clock(), sender, epoch, frame.received_below
                         )
                     )
+                )
+            elif cs is not None and known > 0:
+                # a repeated acknowledgement: the mark it follows may have been lost with it
+                previous = cs.delivery_fact(self.me, sender, epoch)
+                if previous is not None:
+                    facts.append(previous)
             payload = ChatPayload(PayloadKind.ACK, raw).encode()
             try:
                 if sender not in self.stack.memberships.get(self.context).roster:
@@ -886,7 +893,13 @@ class ChatService:
         delivery = self.stack.receiver.accept(data, context=self.context)
         if delivery.duplicate:
             return delivery
+        known = [fact for fact in delivery.facts if fact in self.journal]
         self._local(delivery.facts, now)
+        for fact in known:
+            # A resent message we hold: our acknowledgement was lost, so acknowledge again.
+            body = self.journal.registry.body(fact)
+            if type(body) in (MessageSent, MessageEdited) and body.author != self.me:
+                self._feed(body.channel, body.author, body.frame, now)
         if ack is not None:
             self._on_ack(ack, now)
         return delivery
