@@ -97,8 +97,13 @@ async def test_two_agents_become_contacts_and_chat_over_a_loopback_relay(tmp_pat
             )
             status = bob.status()
             assert status.receipts_accepted >= 1
+            assert status.receipts_rejected == 0
             assert status.relays[0].reachable
             assert status.contexts == 1
+            # Every chat send was charged against the flow budget of (context, peer).
+            assert 0 < status.flow_spent <= status.flow_limit
+            assert 0 < status.flow_max_utilization < 1
+            assert status.anti_entropy_sessions > 0 and status.anti_entropy_lag_s is not None
         tg.cancel_scope.cancel()
 
 
