@@ -44,6 +44,9 @@ async def running_agent(
     Relays come from ``--relay``/``AURA_RELAY`` or the directory's settings.
     """
     home = invocation.home if home is None else home
+    if invocation.agent is not None and home == invocation.home:
+        yield invocation.agent  # a daemon's agent: already unlocked and running
+        return
     if not create:
         home.require_initialized()
     relays = invocation.relay_override()

@@ -27,7 +27,6 @@ from aura_core.errors import (
     TransportError,
     ValidationError,
 )
-from aura_features.invitation import InvalidInvitationCode
 
 __all__ = [
     "CommandFailure",
@@ -104,6 +103,8 @@ def _hint_of(error: AuraError) -> str:
         )
     if isinstance(error, UsageError):
         return "see 'aura --help' or 'aura COMMAND --help'"
+    from aura_features.invitation import InvalidInvitationCode  # only needed on failure
+
     if isinstance(error, InvalidInvitationCode):
         return "paste the whole code exactly as the inviter sent it (it starts with aura:v1:)"
     if isinstance(error, NotFound):

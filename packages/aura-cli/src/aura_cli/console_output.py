@@ -99,6 +99,13 @@ class Output:
         self._stdout.write(json.dumps(_jsonable(document), sort_keys=True) + "\n")
         self._stdout.flush()
 
+    def raw(self, stdout: str, stderr: str) -> None:
+        """Pass on what a command printed elsewhere (a daemon ran it)."""
+        self._stdout.write(stdout)
+        self._stdout.flush()
+        self.errors.file.write(stderr)
+        self.errors.file.flush()
+
     def event(self, kind: str, text: str, **data: Any) -> None:
         """One event of a long-running command (a JSON line with ``--json``)."""
         if self.json_mode:

@@ -15,20 +15,33 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from aura_agent import AgentConfig
-from aura_cli.command_failure import NotInitialized
-from aura_cli.relay_hints import format_hint, parse_hint
-from aura_core.errors import ErrorKind, InvalidInput, StorageError
-from aura_features.rendezvous import RelayHint
+if TYPE_CHECKING:
+    from aura_agent import AgentConfig
+    from aura_features.rendezvous import RelayHint
 
-__all__ = ["HOME_ENV", "SETTINGS_FILE", "CliSettings", "DeviceHome", "resolve_data_dir"]
+from aura_cli.command_failure import NotInitialized
+from aura_core.errors import ErrorKind, InvalidInput, StorageError
+
+__all__ = [
+    "CONTROL_SOCKET",
+    "DATABASE_FILE",
+    "HOME_ENV",
+    "SETTINGS_FILE",
+    "CliSettings",
+    "DeviceHome",
+    "resolve_data_dir",
+]
 
 HOME_ENV = "AURA_HOME"
 SETTINGS_FILE = "aura-cli.json"
 _LOCK_FILE = "aura.lock"
+DATABASE_FILE = "agent.sqlite"
+"""The agent's database name (``AgentConfig.database_path``), checked without importing it."""
+CONTROL_SOCKET = "aura.sock"
 
 
 def resolve_data_dir(flag: str | None, environ: Mapping[str, str]) -> Path:
@@ -44,6 +57,8 @@ class CliSettings:
     relays: tuple[RelayHint, ...] = ()
 
     def to_json(self) -> str:
+        from aura_cli.relay_hints import format_hint
+
         return json.dumps({"relays": [format_hint(h) for h in self.relays]}, indent=2)
 
     @classmethod
@@ -56,6 +71,8 @@ class CliSettings:
             ) from None
         if not isinstance(fields, dict) or set(fields) != {"relays"}:
             raise StorageError(f"{SETTINGS_FILE} must hold exactly a 'relays' list")
+        from aura_cli.relay_hints import parse_hint
+
         relays = fields["relays"]
         if not isinstance(relays, list):
             raise StorageError(f"{SETTINGS_FILE}: 'relays' must be a list of relay hints")
@@ -79,12 +96,19 @@ class DeviceHome:
         self, *, relays: tuple[RelayHint, ...] | None = None, **options: object
     ) -> AgentConfig:
         """The agent's configuration: this directory, and the stored relays unless overridden."""
+        from aura_agent import AgentConfig
+
         chosen = self.settings().relays if relays is None else relays
         return AgentConfig(data_dir=self.path, relays=chosen, **options)  # type: ignore[arg-type]
 
     @property
     def initialized(self) -> bool:
-        return AgentConfig(data_dir=self.path).database_path.exists()
+        return (self.path / DATABASE_FILE).exists()
+
+    @property
+    def control_socket(self) -> Path:
+        """Where a running ``aura sync daemon`` takes commands (see :mod:`aura_cli.daemon_link`)."""
+        return self.path / CONTROL_SOCKET
 
     def require_initialized(self) -> None:
         if not self.path.is_dir():

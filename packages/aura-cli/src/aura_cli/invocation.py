@@ -24,6 +24,8 @@ class Invocation:
     args: argparse.Namespace
     environ: Mapping[str, str]
     output: Output
+    agent: Any = None
+    """The running agent of ``aura sync daemon`` when the command came through its socket."""
 
     def option(self, name: str, default: Any = None) -> Any:
         return getattr(self.args, name, default)

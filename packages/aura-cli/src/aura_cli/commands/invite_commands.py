@@ -36,6 +36,11 @@ _OPERATION_FOR_KIND = {
 _QUIET_S = 0.5
 
 
+def own_nickname(agent: Agent) -> str | None:
+    """The profile nickname, which is how this account introduces itself by default."""
+    return agent.latest("profile.nickname") if "profile" in agent.features else None
+
+
 async def _finish(agent: Agent, invocation: Invocation) -> int:
     """Let the agent hand what it queued to the relay; returns what is still queued."""
     figures, _settled = await settle(agent, quiet_s=_QUIET_S, timeout_s=invocation.timeout_s)
@@ -54,6 +59,8 @@ async def create_invitation(
         arguments["valid_for_s"] = int(expires)
     async with running_agent(invocation) as agent:
         require_operation(agent, operation)
+        if nickname is None:
+            arguments["nickname"] = own_nickname(agent)
         code = await agent.run(operation, **arguments)
         queued = await _finish(agent, invocation)
     data = {"kind": kind, "code": str(code), "queued": queued}
@@ -80,15 +87,14 @@ async def accept_command(invocation: Invocation) -> CommandResult:
     async with running_agent(invocation) as agent:
         require_operation(agent, "contacts.accept")
         with invocation.output.progress("accepting the invitation"):
-            outcome = await agent.run(
-                "contacts.accept", code=code, nickname=invocation.args.nickname
-            )
+            nickname = invocation.args.nickname or own_nickname(agent)
+            outcome = await agent.run("contacts.accept", code=code, nickname=nickname)
             queued = await _finish(agent, invocation)
-    data = {"accepted": True, "inviter": str(outcome), "queued": queued}
+    data = {"accepted": True, "context": str(outcome), "queued": queued}
     view = fields_table(
         "invitation accepted",
         {
-            "inviter": outcome,
+            "shared context": outcome,
             "next": "the inviter's agent admits it on its next sync; then you can chat",
         },
     )

@@ -31,9 +31,9 @@ _QUIET_S = 0.5
 
 
 async def _run(
-    invocation: Invocation, operation: str, title: str, **arguments: Any
+    invocation: Invocation, operation: str, title: str, *, create: bool = False, **arguments: Any
 ) -> CommandResult:
-    async with running_agent(invocation) as agent:
+    async with running_agent(invocation, create=create) as agent:
         require_operation(agent, operation)
         with invocation.output.progress(title):
             outcome = await agent.run(operation, **arguments)
@@ -85,6 +85,7 @@ async def start_command(invocation: Invocation) -> CommandResult:
         invocation,
         "recovery.recover",
         f"recovery of {authority} requested",
+        create=True,
         authority=authority,
         guardians=tuple(invocation.args.guardians),
     )

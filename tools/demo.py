@@ -1,0 +1,460 @@
+"""``make demo``: Alice, Bob and Carol on one machine, as separate processes, through a relay.
+
+Every step is a real ``aura`` command run as its own OS process (``python -m
+aura_cli``), talking over loopback TCP to a relay that is itself an ``aura
+relay serve`` process; long-lived device processes are ``aura sync daemon``.
+Nothing is simulated and nothing is shared in memory: the only way a fact
+or a message gets from one person to another is a sealed envelope in a
+mailbox on the relay.
+
+The scenario: a relay starts; Alice makes a 2-of-3 account across three
+device directories, Bob and Carol make theirs; Alice invites both; Alice and
+Bob open a channel and write to each other; Bob and Carol become Alice's
+guardians; Alice loses a device and her guardians restore her account on a
+new one; she signs and chats again under the same authority.
+
+A step the installed agent cannot perform yet (its feature is not loaded) is
+reported as SKIPPED with the reason, never faked. The demo exits 1 if any
+step that ran gave a wrong outcome, 0 otherwise, and always ends with a
+table of what happened and how long each step took. Every process it starts
+is stopped on the way out, also on failure or Ctrl-C.
+
+Options: ``--keep DIR`` keeps the device directories there instead of a
+temporary directory; ``--json FILE`` writes the step table as JSON (the
+tests read it); ``--timeout S`` bounds each network wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_AURA = [sys.executable, "-m", "aura_cli"]
+_CONSOLE = Console(stderr=False, highlight=False)
+
+
+class StepFailed(Exception):
+    """A step ran and its outcome was wrong."""
+
+
+class StepSkipped(Exception):
+    """The agent cannot perform this step (yet); the message says why."""
+
+
+class Unsupported(Exception):
+    """An ``aura`` command exited 7: the feature it needs is not loaded."""
+
+
+class Demo:
+    """The people, their directories, the processes started, and the steps' record."""
+
+    def __init__(self, root: Path, timeout_s: float) -> None:
+        self.root = root
+        self.timeout_s = timeout_s
+        self.processes: list[subprocess.Popen[str]] = []
+        self.daemons: dict[str, subprocess.Popen[str]] = {}
+        self.steps: list[dict[str, Any]] = []
+        self.relay_hint = ""
+        self.facts: dict[str, Any] = {}
+        self.log = (root / "demo.log").open("a", encoding="utf-8")
+
+    # ------------------------------------------------------------------ processes
+
+    def env(self, person: str) -> dict[str, str]:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("AURA_")}
+        environ["AURA_PASSPHRASE"] = f"{person} demo passphrase"
+        environ["AURA_RELAY"] = self.relay_hint
+        return environ
+
+    def home(self, name: str) -> Path:
+        return self.root / name
+
+    def aura(
+        self, person: str, device: str, *args: str, expect: Sequence[int] = (0,)
+    ) -> dict[str, Any]:
+        """Run one ``aura`` command for ``person`` on ``device``'s directory; its JSON result."""
+        command = [*_AURA, *args, "--data-dir", str(self.home(device)), "--json"]
+        command += ["--timeout", str(self.timeout_s)]
+        self.log.write(f"$ {person}: aura {' '.join(args)} [{device}]\n")
+        done = subprocess.run(
+            command,
+            env=self.env(person),
+            capture_output=True,
+            text=True,
+            timeout=self.timeout_s * 4 + 60,
+            check=False,
+        )
+        self.log.write(done.stdout + done.stderr)
+        self.log.flush()
+        try:
+            document = json.loads(done.stdout.splitlines()[-1]) if done.stdout.strip() else {}
+        except ValueError:
+            document = {}
+        if done.returncode == 7:
+            raise Unsupported(document.get("message", "feature not loaded"))
+        if done.returncode not in expect:
+            message = document.get("message") or done.stderr.strip()[-300:]
+            raise StepFailed(f"'aura {' '.join(args[:2])}' exited {done.returncode}: {message}")
+        return document
+
+    def start(self, person: str, *args: str, ready_file: Path) -> subprocess.Popen[str]:
+        """Start a long-running ``aura`` process and wait until it wrote ``ready_file``."""
+        ready_file.unlink(missing_ok=True)
+        log = (self.root / f"{ready_file.stem}.log").open("w", encoding="utf-8")
+        process = subprocess.Popen(
+            [*_AURA, *args, "--ready-file", str(ready_file), "--json"],
+            env=self.env(person),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + self.timeout_s * 2
+        while not ready_file.exists():
+            if process.poll() is not None:
+                raise StepFailed(f"'aura {' '.join(args[:2])}' exited {process.returncode} early")
+            if time.monotonic() > deadline:
+                raise StepFailed(f"'aura {' '.join(args[:2])}' did not come up in time")
+            time.sleep(0.05)
+        return process
+
+    def stop(self, process: subprocess.Popen[str]) -> int:
+        """SIGTERM, then SIGKILL after a grace period; returns the exit code."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process in self.processes:
+            self.processes.remove(process)
+        return process.returncode
+
+    def stop_all(self) -> None:
+        for process in list(self.processes):
+            self.stop(process)
+        self.log.close()
+
+    # ------------------------------------------------------------------ steps
+
+    def step(self, name: str, action: Callable[[], str]) -> bool:
+        """Run one step and record its outcome and duration; True when it succeeded."""
+        started = time.monotonic()
+        outcome, detail = "ok", ""
+        with _CONSOLE.status(name):
+            try:
+                detail = action()
+            except (StepSkipped, Unsupported) as exc:
+                outcome, detail = "skipped", str(exc)
+            except StepFailed as exc:
+                outcome, detail = "FAILED", str(exc)
+            except subprocess.TimeoutExpired as exc:
+                outcome, detail = "FAILED", f"timed out: {' '.join(map(str, exc.cmd[3:6]))}"
+        seconds = time.monotonic() - started
+        self.steps.append({"step": name, "outcome": outcome, "seconds": seconds, "detail": detail})
+        style = {"ok": "green", "skipped": "yellow"}.get(outcome, "bold red")
+        _CONSOLE.print(f"[{style}]{outcome:>7}[/] {name} [dim]({seconds:.1f} s)[/] {detail}")
+        return outcome == "ok"
+
+    def skip_unless(self, condition: bool, reason: str) -> None:
+        if not condition:
+            raise StepSkipped(reason)
+
+    # ------------------------------------------------------------------ conversation helpers
+
+    def wait_until(self, done: Callable[[], bool], what: str) -> float:
+        """Poll ``done()`` (each poll is an ``aura`` command) until true; returns the seconds."""
+        started = time.monotonic()
+        deadline = started + self.timeout_s * 4
+        while not done():
+            if time.monotonic() > deadline:
+                raise StepFailed(f"{what} did not happen within {self.timeout_s * 4:.0f} s")
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+    def daemon(self, person: str, device: str) -> None:
+        """Start ``aura sync daemon`` on ``device``: from now on its commands run in it."""
+        ready = self.root / f"{device}.ready"
+        self.daemons[device] = self.start(
+            person, "sync", "daemon", "--data-dir", str(self.home(device)), ready_file=ready
+        )
+
+    def history(self, person: str, device: str, contact: str) -> list[dict[str, Any]]:
+        return self.aura(person, device, "chat", "history", contact)["messages"]
+
+    def has_message(self, person: str, device: str, contact: str, text: str) -> bool:
+        return any(m["text"] == text for m in self.history(person, device, contact))
+
+
+@contextmanager
+def _workspace(keep: str | None) -> Iterator[Path]:
+    if keep:
+        path = Path(keep)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+    else:
+        with tempfile.TemporaryDirectory(prefix="aura-demo-") as path:
+            yield Path(path)
+
+
+def run_scenario(demo: Demo) -> None:
+    """The steps, in order; each later step checks what it needs from the earlier ones."""
+    facts = demo.facts
+
+    def relay() -> str:
+        ready = demo.root / "relay.hint"
+        demo.start(
+            "relay", "relay", "serve", "--data-dir", str(demo.home("relay")), ready_file=ready
+        )
+        demo.relay_hint = ready.read_text(encoding="utf-8").split()[0]
+        return demo.relay_hint.split("#")[0]
+
+    if not demo.step("relay: 'aura relay serve' on a free loopback port", relay):
+        return
+
+    def alice_account() -> str:
+        extra = [
+            "--device-dir",
+            str(demo.home("alice-2")),
+            "--device-dir",
+            str(demo.home("alice-3")),
+        ]
+        try:
+            made = demo.aura(
+                "alice", "alice-1", "init", "-n", "3", "-t", "2", *extra, "--nickname", "Alice"
+            )
+        except Unsupported as exc:
+            made = demo.aura("alice", "alice-1", "init", "--nickname", "Alice")
+            facts["alice"] = made
+            facts["alice_devices"] = 1
+            raise StepSkipped(f"made a 1-of-1 account instead: {exc}") from None
+        facts["alice"] = made
+        facts["alice_devices"] = len(made["devices"])
+        if made["threshold"] != 2 or len(made["devices"]) != 3:
+            raise StepFailed(f"got a {made['threshold']}-of-{len(made['devices'])} account")
+        return f"{made['authority']} (devices in alice-1, alice-2, alice-3)"
+
+    demo.step(
+        "Alice: 'aura init -n 3 -t 2' (2-of-3 account, three device directories)", alice_account
+    )
+    if "alice" not in facts:
+        return
+
+    def bob_and_carol() -> str:
+        for person in ("bob", "carol"):
+            facts[person] = demo.aura(person, person, "init", "--nickname", person.title())
+        return f"Bob {facts['bob']['authority'][:18]}…, Carol {facts['carol']['authority'][:18]}…"
+
+    if not demo.step("Bob and Carol: 'aura init' (1-of-1 accounts)", bob_and_carol):
+        return
+
+    def daemons() -> str:
+        devices = [("alice", "alice-1"), ("bob", "bob"), ("carol", "carol")]
+        if facts["alice_devices"] == 3:
+            devices += [("alice", "alice-2"), ("alice", "alice-3")]
+        for person, device in devices:
+            demo.daemon(person, device)
+        return f"{len(devices)} 'aura sync daemon' processes; later commands run in them"
+
+    if not demo.step("every device comes online ('aura sync daemon')", daemons):
+        return
+
+    def contacts() -> str:
+        for friend in ("bob", "carol"):
+            code = demo.aura("alice", "alice-1", "invite", "create")["code"]
+            demo.aura(friend, friend, "invite", "accept", code)
+
+        def everyone_reachable() -> bool:
+            mine = demo.aura("alice", "alice-1", "contact", "list")["contacts"]
+            theirs = [demo.aura(p, p, "contact", "list")["contacts"] for p in ("bob", "carol")]
+            return (
+                sorted(c["nickname"] or "" for c in mine) == ["Bob", "Carol"]
+                and all(c["reachable"] for c in mine)
+                and all(len(c) == 1 and c[0]["reachable"] for c in theirs)
+            )
+
+        seconds = demo.wait_until(everyone_reachable, "contacts becoming reachable")
+        return f"Alice ↔ Bob, Alice ↔ Carol reachable {seconds:.1f} s after accepting"
+
+    if not demo.step("contacts: 'aura invite create' / 'aura invite accept'", contacts):
+        return
+
+    def channel() -> str:
+        made = demo.aura(
+            "alice", "alice-1", "chat", "create", "plans", "--with", "Bob", "--topic", "Saturday"
+        )
+        return f"channel {made['name']} {made['channel'][:20]}…"
+
+    demo.step("Alice and Bob: 'aura chat create plans --with Bob'", channel)
+
+    def messages() -> str:
+        there, back = "hi Bob, lunch on Saturday?", "yes! 12:30 at the usual place"
+        demo.aura("alice", "alice-1", "chat", "send", "Bob", there)
+        out = demo.wait_until(
+            lambda: demo.has_message("bob", "bob", "Alice", there), "Alice's message reaching Bob"
+        )
+        demo.aura("bob", "bob", "chat", "send", "Alice", back)
+        home = demo.wait_until(
+            lambda: demo.has_message("alice", "alice-1", "Bob", back), "Bob's answer reaching Alice"
+        )
+        return f"Alice → Bob in {out:.1f} s, Bob → Alice in {home:.1f} s (via the relay)"
+
+    if not demo.step("messages both ways: 'aura chat send' / 'aura chat history'", messages):
+        return
+
+    def signature() -> str:
+        signed = demo.aura("alice", "alice-1", "threshold", "sign", "Alice's statement")
+        facts["group_key"] = signed["public_key"]
+        checked = demo.aura(
+            "bob",
+            "bob",
+            "threshold",
+            "verify",
+            "Alice's statement",
+            signed["signature"],
+            "--key",
+            signed["public_key"],
+        )
+        if not checked["valid"]:
+            raise StepFailed("Bob could not verify Alice's signature")
+        return f"{signed['threshold']}-of-n signature, verified by Bob with key {signed['public_key'][:16]}…"
+
+    demo.step("Alice signs with her account key, Bob verifies ('aura threshold')", signature)
+
+    def guardians() -> str:
+        demo.aura(
+            "alice",
+            "alice-1",
+            "recovery",
+            "guardians",
+            "--set",
+            "Bob",
+            "--set",
+            "Carol",
+            "--threshold",
+            "2",
+        )
+        seconds = demo.wait_until(
+            lambda: len(demo.aura("alice", "alice-1", "recovery", "guardians")["guardians"]) == 2,
+            "guardians being seated",
+        )
+        return f"Bob and Carol hold guardian shares (2 of 2 needed) after {seconds:.1f} s"
+
+    have_guardians = demo.step("Bob and Carol become Alice's guardians", guardians)
+
+    def recovery() -> str:
+        demo.skip_unless(have_guardians, "no guardians were seated")
+        lost = "alice-3" if "alice-3" in demo.daemons else "alice-1"
+        demo.stop(demo.daemons.pop(lost))  # that device is lost
+        started = demo.aura("alice", "alice-new", "recovery", "start", facts["alice"]["authority"])
+        request = started["result"]
+        for guardian in ("bob", "carol"):
+            demo.wait_until(
+                lambda g=guardian: any(
+                    r["request"] == request
+                    for r in demo.aura(g, g, "recovery", "status")["recoveries"]
+                ),
+                f"the request reaching {guardian.title()}",
+            )
+            demo.aura(guardian, guardian, "recovery", "approve", request)
+        seconds = demo.wait_until(
+            lambda: (
+                demo.aura("alice", "alice-new", "status")["authority"]
+                == facts["alice"]["authority"]
+            ),
+            "the recovery completing",
+        )
+        return f"a new device holds a share of the same account after {seconds:.1f} s"
+
+    recovered = demo.step("Alice loses a device; Bob + Carol restore her on a new one", recovery)
+
+    def chat_again() -> str:
+        demo.skip_unless(recovered, "the recovery did not run")
+        device = "alice-new"
+        status = demo.aura("alice", device, "status")
+        if status["authority"] != facts["alice"]["authority"]:
+            raise StepFailed("the restored device has another authority")
+        text = "back on a new phone, same me"
+        demo.aura("alice", device, "chat", "send", "Bob", text)
+        seconds = demo.wait_until(
+            lambda: demo.has_message("bob", "bob", "Alice", text),
+            "the message from the restored device",
+        )
+        return f"same authority; Bob got it after {seconds:.1f} s"
+
+    demo.step("Alice chats again under the same id", chat_again)
+
+
+def _table(steps: Sequence[dict[str, Any]], total_s: float) -> Table:
+    table = Table(title="aura demo", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("outcome")
+    table.add_column("seconds", justify="right")
+    table.add_column("detail", overflow="fold")
+    for number, step in enumerate(steps, 1):
+        style = {"ok": "green", "skipped": "yellow"}.get(step["outcome"], "bold red")
+        table.add_row(
+            str(number),
+            step["step"],
+            f"[{style}]{step['outcome']}[/]",
+            f"{step['seconds']:.1f}",
+            step["detail"],
+        )
+    ran = sum(s["outcome"] == "ok" for s in steps)
+    skipped = sum(s["outcome"] == "skipped" for s in steps)
+    failed = sum(s["outcome"] == "FAILED" for s in steps)
+    table.caption = f"{ran} ok, {skipped} skipped, {failed} failed — {total_s:.1f} s in all"
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", metavar="DIR", help="keep the device directories in DIR")
+    parser.add_argument("--json", metavar="FILE", help="write the step table as JSON")
+    parser.add_argument("--timeout", type=float, default=15.0, help="seconds per network wait")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    with _workspace(args.keep) as root:
+        demo = Demo(root, args.timeout)
+        previous = signal.signal(
+            signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt())
+        )
+        try:
+            run_scenario(demo)
+        except KeyboardInterrupt:
+            demo.steps.append(
+                {"step": "interrupted", "outcome": "FAILED", "seconds": 0.0, "detail": "Ctrl-C"}
+            )
+        finally:
+            demo.stop_all()
+            signal.signal(signal.SIGTERM, previous)
+    total = time.monotonic() - started
+    _CONSOLE.print(_table(demo.steps, total))
+    for step in demo.steps:
+        if step["outcome"] == "skipped":
+            _CONSOLE.print(f"[yellow]skipped:[/] {step['step']} — {step['detail']}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"steps": demo.steps, "seconds": total}, indent=2), encoding="utf-8"
+        )
+    return 1 if any(s["outcome"] == "FAILED" for s in demo.steps) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
