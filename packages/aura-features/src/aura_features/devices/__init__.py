@@ -18,6 +18,13 @@ See ``docs/devices-and-recovery.md``.
 """
 
 from aura_features.devices.account_setup import account_genesis, account_keys_by_dkg
+from aura_features.devices.attestation_checks import (
+    change_reached,
+    check_receipts,
+    expect_body,
+    expected_facts,
+    recipient_key,
+)
 from aura_features.devices.change_authorization import (
     CONSENSUS_SLOT,
     Authorized,
@@ -27,6 +34,7 @@ from aura_features.devices.change_authorization import (
     prestate_hash,
     single_authorization,
 )
+from aura_features.devices.change_coordinator import Coordination, CoordinatorRole
 from aura_features.devices.custody_change import (
     CHANGE_KINDS,
     DEFAULT_DISPUTE_WINDOW_S,
@@ -91,13 +99,7 @@ from aura_features.devices.custody_plans import (
     rotate_guardian_shares,
     rotate_shares,
 )
-from aura_features.devices.device_manager import (
-    CustodyConfig,
-    DeviceExtension,
-    DeviceManager,
-    change_reached,
-    expected_facts,
-)
+from aura_features.devices.device_manager import CustodyConfig, DeviceExtension, DeviceManager
 from aura_features.devices.fact_signing import (
     aggregate_batch,
     attest,
@@ -169,6 +171,8 @@ __all__ = [
     "ChangeDecided",
     "ChangeFailed",
     "ConsensusFrame",
+    "Coordination",
+    "CoordinatorRole",
     "CustodyChange",
     "CustodyConfig",
     "CustodyEvent",
@@ -208,6 +212,7 @@ __all__ = [
     "authorize_single",
     "change_reached",
     "change_threshold",
+    "check_receipts",
     "check_roster",
     "commit_batch",
     "consensus_instance",
@@ -215,6 +220,7 @@ __all__ = [
     "custody_registry",
     "derive_ops",
     "device_leaf",
+    "expect_body",
     "expected_facts",
     "fact_messages",
     "guardian_leaf",
@@ -230,6 +236,7 @@ __all__ = [
     "next_identifier",
     "open_share",
     "prestate_hash",
+    "recipient_key",
     "remove_device",
     "remove_guardian",
     "rotate_guardian_shares",

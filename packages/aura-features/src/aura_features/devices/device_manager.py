@@ -40,11 +40,9 @@ from typing import Any, Protocol
 import attrs
 
 from aura_core.crypto import (
-    InvalidSignatureShares,
     KeyPackage,
     PublicKeyPackage,
     RandomSource,
-    SignatureShare,
     SigningCommitments,
     SigningNonces,
     SigningPackage,
@@ -52,7 +50,6 @@ from aura_core.crypto import (
     sign_single,
     to_bytes,
 )
-from aura_core.crypto.ed25519 import verify_signature
 from aura_core.effects import CryptoEffects, Incoming, Outgoing
 from aura_core.errors import (
     AuraError,
@@ -65,6 +62,11 @@ from aura_core.errors import (
 )
 from aura_core.identifiers import AuthorityId
 from aura_core.time_domains import PhysicalTime
+from aura_features.devices.attestation_checks import (
+    change_reached,
+    check_receipts,
+    expected_facts,
+)
 from aura_features.devices.change_authorization import (
     Authorized,
     authorize_consensus,
@@ -72,6 +74,7 @@ from aura_features.devices.change_authorization import (
     consensus_instance,
     single_authorization,
 )
+from aura_features.devices.change_coordinator import Coordination, CoordinatorRole
 from aura_features.devices.custody_change import CustodyChange, DerivedOps, derive_ops
 from aura_features.devices.custody_events import (
     ChangeCompleted,
@@ -105,7 +108,6 @@ from aura_features.devices.custody_messages import (
     ShareReceived,
     TransferStart,
     sign_message,
-    signature_valid,
 )
 from aura_features.devices.custody_plans import (
     CustodyView,
@@ -113,25 +115,20 @@ from aura_features.devices.custody_plans import (
     rotate_shares,
 )
 from aura_features.devices.fact_signing import (
-    aggregate_batch,
-    attest,
     commit_batch,
     fact_messages,
     sign_batch,
-    signing_packages,
 )
 from aura_features.devices.share_holders import DeviceKeys, DeviceProfile
 from aura_features.devices.share_transfer import ShareCollector, make_deal
 from aura_features.devices.wire_codec import message_type
 from aura_journal import (
     COMMITMENT_TREE,
-    UNATTESTED,
     Fact,
     FactMetadata,
     FactRegistry,
     Journal,
     JournalNamespace,
-    TreeOpBody,
     TreeState,
     order_time_from_entropy,
 )
@@ -151,17 +148,10 @@ from aura_protocol.consensus import (
 from aura_protocol.consensus import MessageRejected as ConsensusRejected
 from aura_protocol.consensus.messages import CommitNotice, CommitOffer, ExecuteReply, Refusal
 
-__all__ = [
-    "CustodyConfig",
-    "DeviceExtension",
-    "DeviceManager",
-    "change_reached",
-    "expected_facts",
-]
+__all__ = ["CustodyConfig", "DeviceExtension", "DeviceManager"]
 
 _MAX_LOCAL_HOPS = 10_000
 _MAX_EARLY_DEALS = 16
-_MAX_SETTLED = 64
 _MAX_EARLY_DEAL_BYTES = 1 << 20
 
 
@@ -204,78 +194,6 @@ class DeviceExtension(Protocol):
     ) -> list[Outgoing]: ...
 
 
-# --------------------------------------------------------------------------- expected facts
-
-
-def expected_facts(
-    *,
-    head: TreeState,
-    change: CustodyChange,
-    facts: Sequence[Fact],
-    device_package: PublicKeyPackage | None,
-    guardian_package: PublicKeyPackage | None,
-) -> DerivedOps:
-    """Check that ``facts`` are exactly what ``change`` means on ``head``; return the ops.
-
-    Tree operations in order with chained parents, then the key epoch (if the
-    devices' shares were rebuilt) and the guardian set (if there are
-    guardians). Metadata is the coordinator's choice; content is not.
-    """
-    derived = derive_ops(head, change)
-    tree_facts = facts[: len(derived.ops)]
-    if len(tree_facts) != len(derived.ops):
-        raise ValidationError("fewer facts than the change's tree operations")
-    for index, (fact, op) in enumerate(zip(tree_facts, derived.ops, strict=True)):
-        state = derived.states[index]
-        expected = Fact(
-            TreeOpBody.TYPE_ID,
-            Fact.create(TreeOpBody.on(op, state), fact.metadata).payload,
-            UNATTESTED,
-            fact.metadata,
-        )
-        if fact != expected:
-            raise ValidationError(f"fact {index} is not the change's {op.kind} operation")
-    rest = list(facts[len(derived.ops) :])
-    final = derived.final
-    if change.rebuilds == "devices":
-        if device_package is None or not rest:
-            raise ValidationError("the change's key epoch fact is missing")
-        body = KeyEpoch(
-            change.account,
-            final.epoch,
-            final.commitment,
-            change.threshold,
-            change.devices,
-            device_package,
-        )
-        _expect_body(rest.pop(0), body, "key epoch")
-    if change.guardians:
-        if guardian_package is None or not rest:
-            raise ValidationError("the change's guardian set fact is missing")
-        body_g = GuardianSet(
-            change.account,
-            final.commitment,
-            final.height,
-            change.guardians,
-            change.guardian_threshold,
-            guardian_package,
-            change.devices,
-            change.threshold,
-            change.dispute_window_s,
-        )
-        _expect_body(rest.pop(0), body_g, "guardian set")
-    if rest:
-        raise ValidationError("more facts than the change produces")
-    return derived
-
-
-def _expect_body(fact: Fact, body: Any, what: str) -> None:
-    if fact.type_id != body.TYPE_ID or fact.attestation != UNATTESTED:
-        raise ValidationError(f"the {what} fact has the wrong type or is already signed")
-    if Fact.create(body, fact.metadata) != fact:
-        raise ValidationError(f"the {what} fact does not hold what the change implies")
-
-
 # --------------------------------------------------------------------------- state records
 
 
@@ -301,41 +219,10 @@ class _Participation:
         self.started_at = now
 
 
-class _Coordination:
-    """What the coordinator of one change has gathered so far."""
-
-    def __init__(
-        self,
-        change: CustodyChange,
-        start: TransferStart,
-        authorized: Authorized,
-        commit_fact: Fact | None,
-        notify: set[str],
-        deadline: float,
-    ) -> None:
-        self.change = change
-        self.start = start
-        self.authorized = authorized
-        self.commit_fact = commit_fact
-        self.notify = notify
-        self.deadline = deadline
-        self.phase = "dealing"
-        self.receipts: dict[int, ShareReceived] = {}
-        self.package: PublicKeyPackage | None = None
-        self.signers: tuple[int, ...] = ()
-        self.signer_addresses: dict[int, str] = {}
-        self.signing_package: PublicKeyPackage | None = None
-        self.facts: tuple[Fact, ...] = ()
-        self.messages: list[bytes] = []
-        self.commitments: dict[int, tuple[SigningCommitments, ...]] = {}
-        self.packages: list[SigningPackage] = []
-        self.shares: dict[int, tuple[bytes, ...]] = {}
-
-
 # --------------------------------------------------------------------------- the manager
 
 
-class DeviceManager:
+class DeviceManager(CoordinatorRole):
     """A device of an account: custody changes in every role (see the module doc)."""
 
     def __init__(
@@ -377,7 +264,7 @@ class DeviceManager:
         self._approved: set[bytes] = set()
         self._proposals: dict[bytes, tuple[CustodyChange, float]] = {}
         self._participations: dict[bytes, _Participation] = {}
-        self._coordinations: dict[bytes, _Coordination] = {}
+        self._coordinations: dict[bytes, Coordination] = {}
         self._completing: dict[bytes, CustodyChange] = {}
         self._settled: dict[bytes, None] = {}
         self._follow_ups: dict[bytes, Callable[[CustodyView], CustodyChange]] = {}
@@ -568,67 +455,6 @@ class DeviceManager:
         self._proposals[change.hash] = (change, now)
         out = self._initiator.propose(instance, prestate, change.encode(), now)
         return self._consensus_out(out, now)
-
-    # ------------------------------------------------------------------ coordination
-
-    def coordinate(
-        self,
-        change: CustodyChange,
-        kind: str,
-        authorization: bytes,
-        authorized: Authorized,
-        dealers: tuple[int, ...],
-        now: float,
-        *,
-        commit_fact: Fact | None = None,
-        round_: int = 1,
-        notify: Iterable[str] = (),
-        dealing_timeout_s: float | None = None,
-    ) -> list[Outgoing]:
-        """Run a decided change as its coordinator: dealing, receipts, attestation, completion.
-
-        ``notify`` adds addresses told of the outcome (everyone holding a share
-        or the journal is told anyway); ``dealing_timeout_s`` replaces the
-        phase timeout for the dealing phase (a recovery's dealers wait out
-        the dispute window first).
-        """
-        missing = [d for d in dealers if d not in authorized.dealer_addresses]
-        if missing:
-            raise InvalidInput(f"no address known for dealer(s) {missing}")
-        known = self._known_holders()
-        start = TransferStart(
-            change.encode(), kind, authorization, self.address, tuple(sorted(dealers)), round_
-        )
-        joining = attrs.evolve(start, journal=self.journal_facts())
-        out = []
-        targets = {authorized.dealer_addresses[d] for d in dealers}
-        targets |= {m.profile.address for m in change.recipients}
-        for address in sorted(targets):
-            out.append(self.send(address, start if address in known else joining))
-        everyone = set(notify) | targets | known
-        everyone |= {m.profile.address for m in change.devices}
-        everyone |= {m.profile.address for m in change.guardians}
-        timeout = self.config.phase_timeout_s if dealing_timeout_s is None else dealing_timeout_s
-        self._coordinations[change.hash] = _Coordination(
-            change, start, authorized, commit_fact, everyone, now + timeout
-        )
-        return out
-
-    def abandon(self, change_hash: bytes, reason: str, now: float) -> list[Outgoing]:
-        """Stop coordinating a change (tell everyone; pending shares are dropped)."""
-        coordination = self._coordinations.get(change_hash)
-        if coordination is None:
-            return []
-        return self._deliver(self._abort(coordination, reason, now), now)
-
-    def _known_holders(self) -> set[str]:
-        """Addresses that hold the account journal: the current devices and guardians."""
-        addresses: set[str] = set()
-        if self.key_epoch is not None:
-            addresses |= {m.profile.address for m in self.key_epoch.devices}
-        if self.guardian_set is not None:
-            addresses |= {m.profile.address for m in self.guardian_set.guardians}
-        return addresses
 
     # ------------------------------------------------------------------ plumbing
 
@@ -988,7 +814,7 @@ class DeviceManager:
         head = self.tree
         if head is None:
             raise ValidationError("this device has no tree to check the facts against")
-        packages = _check_receipts(change, request)
+        packages = check_receipts(change, request)
         recipients_package = packages
         if change.rebuilds == "devices":
             if participation.pending is None:
@@ -1148,281 +974,22 @@ class DeviceManager:
             out += extension.change_finished(change, completed, reason, now)
         return out
 
-    # ------------------------------------------------------------------ coordinator steps
-
-    def _coordination(self, change_hash: bytes, round_: int) -> _Coordination | None:
-        """The coordination a reply is for; ``None`` for a late reply to a settled change."""
-        coordination = self._coordinations.get(change_hash)
-        if coordination is None and change_hash in self._settled:
-            return None
-        if coordination is None or coordination.start.round != round_:
-            raise ProtocolViolation("a reply for a change or round this device does not coordinate")
-        return coordination
-
-    def _settle(self, coordination: _Coordination) -> None:
-        """Stop coordinating; replies still in flight are then ignored quietly."""
-        self._coordinations.pop(coordination.change.hash, None)
-        self._settled[coordination.change.hash] = None
-        while len(self._settled) > _MAX_SETTLED:
-            del self._settled[next(iter(self._settled))]
-
-    def _on_received(self, source: str, receipt: ShareReceived, now: float) -> list[Outgoing]:
-        coordination = self._coordination(receipt.change_hash, receipt.round)
-        if coordination is None or coordination.phase != "dealing":
-            return []
-        change = coordination.change
-        key = _recipient_key(change, receipt.holder)
-        if key is None:
-            raise ProtocolViolation(
-                f"participant {receipt.holder} receives no share in this change"
-            )
-        if not signature_valid(receipt, key):
-            raise CryptoError(f"receipt of participant {receipt.holder} is not signed by its key")
-        coordination.receipts.setdefault(receipt.holder, receipt)
-        if len(coordination.receipts) < len(change.recipients):
-            return []
-        request_receipts = tuple(
-            CUSTODY_CODEC.encode(coordination.receipts[m.identifier]) for m in change.recipients
-        )
-        draft = AttestRequest(change.hash, receipt.round, (), (), request_receipts)
-        try:
-            package = _check_receipts(change, draft)
-        except AuraError as exc:
-            return self._abort(coordination, exc.message, now)
-        return self._start_attestation(coordination, package, request_receipts, now)
-
-    def _start_attestation(
-        self,
-        coordination: _Coordination,
-        package: PublicKeyPackage,
-        receipts: tuple[bytes, ...],
-        now: float,
-    ) -> list[Outgoing]:
-        change = coordination.change
-        head = self.tree
-        if head is None:
-            return self._abort(coordination, "the coordinator has no account journal", now)
-        if change.rebuilds == "devices":
-            signers = tuple(m.identifier for m in change.devices)
-            addresses = {m.identifier: m.profile.address for m in change.devices}
-            device_package, signing_package = package, package
-            guardian_package = (
-                self.guardian_set.guardian_package if self.guardian_set is not None else None
-            )
-        else:
-            epoch = self.key_epoch
-            assert epoch is not None
-            signers = coordination.start.dealers
-            addresses = {m.identifier: m.profile.address for m in epoch.devices}
-            device_package, signing_package = None, epoch.public_key_package
-            guardian_package = package
-        try:
-            derived = derive_ops(head, change)
-        except AuraError as exc:
-            return self._abort(coordination, exc.message, now)
-        facts = self._build_facts(change, derived, device_package, guardian_package, now)
-        coordination.phase = "commitments"
-        coordination.package = package
-        coordination.signers = signers
-        coordination.signer_addresses = addresses
-        coordination.signing_package = signing_package
-        coordination.facts = facts
-        coordination.messages = fact_messages(
-            facts, self.namespace, bytes(signing_package.verifying_key), len(signers)
-        )
-        coordination.deadline = now + self.config.phase_timeout_s
-        if signing_package.min_signers == 1:
-            coordination.phase = "shares"
-        request = AttestRequest(
-            change.hash,
-            coordination.start.round,
-            tuple(f.encode() for f in facts),
-            signers,
-            receipts,
-        )
-        return [self.send(addresses[s], request) for s in signers]
-
-    def _build_facts(
-        self,
-        change: CustodyChange,
-        derived: DerivedOps,
-        device_package: PublicKeyPackage | None,
-        guardian_package: PublicKeyPackage | None,
-        now: float,
-    ) -> tuple[Fact, ...]:
-        facts = [
-            Fact.create(TreeOpBody.on(op, derived.states[i]), self.metadata(now))
-            for i, op in enumerate(derived.ops)
-        ]
-        final = derived.final
-        if change.rebuilds == "devices":
-            assert device_package is not None
-            facts.append(
-                Fact.create(
-                    KeyEpoch(
-                        change.account,
-                        final.epoch,
-                        final.commitment,
-                        change.threshold,
-                        change.devices,
-                        device_package,
-                    ),
-                    self.metadata(now),
-                )
-            )
-        if change.guardians:
-            assert guardian_package is not None
-            facts.append(
-                Fact.create(
-                    GuardianSet(
-                        change.account,
-                        final.commitment,
-                        final.height,
-                        change.guardians,
-                        change.guardian_threshold,
-                        guardian_package,
-                        change.devices,
-                        change.threshold,
-                        change.dispute_window_s,
-                    ),
-                    self.metadata(now),
-                )
-            )
-        return tuple(facts)
-
     def metadata(self, now: float) -> FactMetadata:
         """Metadata for a new fact written at ``now`` (a fresh ``OrderTime``)."""
         return FactMetadata(
             order_time_from_entropy(self._rng.random_bytes(32)), PhysicalTime(int(now * 1000))
         )
 
-    def _on_commitments(
-        self, source: str, message: AttestCommitments, now: float
-    ) -> list[Outgoing]:
-        coordination = self._coordination(message.change_hash, message.round)
-        if coordination is None or coordination.phase != "commitments":
-            return []
-        if message.signer not in coordination.signers:
-            raise ProtocolViolation(f"participant {message.signer} is not a signer of this change")
-        if len(message.commitments) != len(coordination.facts):
-            raise ValidationError("one commitment per fact is needed")
-        commitments = tuple(from_bytes(item, SigningCommitments) for item in message.commitments)
-        if any(c.identifier != message.signer for c in commitments):
-            raise ValidationError("commitments name another signer")
-        coordination.commitments.setdefault(message.signer, commitments)
-        if len(coordination.commitments) < len(coordination.signers):
-            return []
-        coordination.packages = signing_packages(coordination.messages, coordination.commitments)
-        coordination.phase = "shares"
-        coordination.deadline = now + self.config.phase_timeout_s
-        request = AttestSign(
-            message.change_hash,
-            message.round,
-            tuple(to_bytes(p) for p in coordination.packages),
-        )
-        return [self.send(coordination.signer_addresses[s], request) for s in coordination.signers]
-
-    def _on_shares(self, source: str, message: AttestShares, now: float) -> list[Outgoing]:
-        coordination = self._coordination(message.change_hash, message.round)
-        if coordination is None or coordination.phase != "shares":
-            return []
-        if message.signer not in coordination.signers:
-            raise ProtocolViolation(f"participant {message.signer} is not a signer of this change")
-        if len(message.shares) != len(coordination.facts):
-            raise ValidationError("one signature share per fact is needed")
-        coordination.shares.setdefault(message.signer, message.shares)
-        if len(coordination.shares) < len(coordination.signers):
-            return []
-        package = coordination.signing_package
-        assert package is not None
-        group_key = bytes(package.verifying_key)
-        count = len(coordination.signers)
-        try:
-            if package.min_signers == 1:
-                signatures = list(coordination.shares[coordination.signers[0]])
-                for signature, text in zip(signatures, coordination.messages, strict=True):
-                    if not verify_signature(group_key, text, signature):
-                        raise InvalidSignatureShares(coordination.signers)
-            else:
-                shares = {
-                    signer: tuple(from_bytes(item, SignatureShare) for item in items)
-                    for signer, items in coordination.shares.items()
-                }
-                signatures = aggregate_batch(coordination.packages, shares, package)
-        except AuraError as exc:
-            return self._abort(coordination, f"signing failed: {exc.message}", now)
-        signed = attest(coordination.facts, signatures, group_key, count)
-        facts = (
-            [coordination.commit_fact] if coordination.commit_fact is not None else []
-        ) + signed
-        complete = ChangeComplete(coordination.change.hash, tuple(f.encode() for f in facts))
-        self._settle(coordination)
-        self._completing[coordination.change.hash] = coordination.change
-        return [self.send(address, complete) for address in sorted(coordination.notify)]
-
-    def _abort(self, coordination: _Coordination, reason: str, now: float) -> list[Outgoing]:
-        change = coordination.change
-        self._settle(coordination)
-        message = ChangeAborted(change.hash, coordination.start.round, reason[:500])
-        out = [self.send(address, message) for address in sorted(coordination.notify)]
-        if change.hash not in self._participations:  # else our own abort message reports it
-            self._events.append(ChangeFailed(change.hash, reason))
-            out += self._finished(change, False, reason, now)
-        return out
-
     _handlers: Mapping[type, Callable[..., list[Outgoing]]] = {
         ConsensusFrame: _on_consensus,
         EnrollmentRequest: _on_enroll,
         TransferStart: _on_start,
         ShareDeal: _on_deal,
-        ShareReceived: _on_received,
+        ShareReceived: CoordinatorRole._on_received,
         AttestRequest: _on_attest,
-        AttestCommitments: _on_commitments,
+        AttestCommitments: CoordinatorRole._on_commitments,
         AttestSign: _on_sign,
-        AttestShares: _on_shares,
+        AttestShares: CoordinatorRole._on_shares,
         ChangeComplete: _on_complete,
         ChangeAborted: _on_aborted,
     }
-
-
-def change_reached(journal: Journal, head: TreeState | None, change: CustodyChange) -> bool:
-    """Whether ``journal`` holds the tree state ``change`` leads to from ``head``."""
-    if head is None:
-        return True  # a device joining with no tree takes the completion as it comes
-    try:
-        final = derive_ops(head, change).final
-    except AuraError:
-        return False
-    return journal.state(COMMITMENT_TREE.name).state_at(final.commitment) is not None
-
-
-def _recipient_key(change: CustodyChange, holder: int) -> bytes | None:
-    if change.rebuilds == "devices":
-        profile = change.device(holder)
-        return None if profile is None else profile.leaf_key
-    guardian = change.guardian(holder)
-    return None if guardian is None else guardian.signing_key
-
-
-def _check_receipts(change: CustodyChange, request: AttestRequest) -> PublicKeyPackage:
-    """Every recipient signed a receipt for the same new public key package; return it."""
-    receipts = [CUSTODY_CODEC.decode_as(item, ShareReceived) for item in request.receipts]
-    holders = [r.holder for r in receipts]
-    if holders != [m.identifier for m in change.recipients]:
-        raise ValidationError("the receipts do not come from exactly the change's recipients")
-    packages = set()
-    for receipt in receipts:
-        key = _recipient_key(change, receipt.holder)
-        if receipt.change_hash != change.hash or receipt.round != request.round:
-            raise ValidationError("a receipt is for another change or round")
-        if key is None or not signature_valid(receipt, key):
-            raise CryptoError(f"the receipt of participant {receipt.holder} does not verify")
-        packages.add(receipt.package)
-    if len(packages) != 1:
-        raise ValidationError("the recipients computed different public key packages")
-    package = from_bytes(packages.pop(), PublicKeyPackage)
-    if package.identifiers != tuple(holders):
-        raise ValidationError("the new key package is not for the change's recipients")
-    if package.min_signers != change.recipient_threshold:
-        raise ValidationError("the new key package has another threshold than the change")
-    return package
