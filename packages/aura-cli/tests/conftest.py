@@ -82,3 +82,9 @@ def aura_process():
 @pytest.fixture
 def aura_here():
     return _run_here
+
+
+@pytest.fixture
+def aura_environment():
+    """The test process's environment without AURA_* variables, plus the given ones."""
+    return clean_environment
