@@ -11,9 +11,10 @@ import anyio
 import pytest
 
 from aura_agent import Agent, AgentConfig, HostSecret
-from aura_core.errors import NotFound
+from aura_core.errors import InvalidInput, NotFound
 from aura_features.invitation import InvitationReplayed
 from aura_features.rendezvous import run_relay
+from aura_journal import JournalNamespace
 
 pytestmark = pytest.mark.anyio
 
@@ -232,3 +233,51 @@ async def test_declining_and_editing(tmp_path):
                 await alice.run("chat.edit_message", message="message:" + "00" * 32, text="x")
             with pytest.raises(NotFound):
                 await carol.run("chat.send_message", to=str(alice.authority), text="not a contact")
+
+
+async def test_contacts_with_direct_links_stay_in_sync_while_the_relay_is_down(tmp_path):
+    key, port = os.urandom(32), _free_port()
+    secret = HostSecret.from_key(os.urandom(32))
+    async with _relay(tmp_path / "relay.db", key, port) as endpoint:
+        relays = endpoint.hints
+
+    def config(name):
+        return AgentConfig(
+            data_dir=tmp_path / name,
+            relays=relays,
+            listen_address="tcp://127.0.0.1:0",
+            relay_poll_s=0.05,
+            sync_interval_s=0.2,
+            signal_batch_s=0.0,
+        )
+
+    async with Agent(config("alice"), secret) as alice, Agent(config("bob"), secret) as bob:
+        await alice.create_account()
+        await bob.create_account()
+        async with _relay(tmp_path / "relay.db", key, port):
+            await bob.run("contacts.accept", code=await alice.run("contacts.invite"))
+
+            def direct_known(agent, other):
+                contacts = agent.query("contacts.list")
+                if len(contacts) != 1 or not contacts[0].reachable:
+                    return False
+                namespace = JournalNamespace.context(contacts[0].context)
+                book = agent.node.book.journal(namespace).state("rendezvous_descriptors")
+                descriptor = book.latest(other.authority)
+                return descriptor is not None and descriptor.addresses
+
+            await _until(lambda: direct_known(alice, bob) and direct_known(bob, alice), "addresses")
+        # No relay any more: the chat message is committed (its envelope waits for a relay),
+        # and anti-entropy over the direct link carries its fact to Bob, who opens it.
+        await alice.run("chat.send_message", to=str(bob.authority), text="over the direct link")
+        await _until(
+            lambda: (alice.authority, "over the direct link") in _said(bob, alice), "direct sync"
+        )
+        assert alice._direct.sent > 0 and bob._direct.received > 0
+        await _until(lambda: not alice.status().relays[0].reachable, "relay seen down")
+
+
+def test_listen_address_must_let_the_system_pick_ports(tmp_path):
+    with pytest.raises(InvalidInput, match="tcp://HOST:0"):
+        AgentConfig(data_dir=tmp_path, listen_address="tcp://127.0.0.1:7400")
+    assert AgentConfig(data_dir=tmp_path, listen_address="tcp://127.0.0.1:0").listen_address

@@ -64,6 +64,7 @@ from aura_agent.device_identity import (
     load_account,
     store_account,
 )
+from aura_agent.direct_links import CONNECT_TIMEOUT_S, DirectLinks
 from aura_agent.feature import (
     OPERATION_CATEGORIES,
     Feature,
@@ -114,6 +115,7 @@ __all__ = [
     "ACCOUNT_SEED_SECRET",
     "BUILTIN_FEATURES",
     "CHAT_FEATURE",
+    "CONNECT_TIMEOUT_S",
     "CONTACTS_FEATURE",
     "DECISIONS_TABLE",
     "DESCRIPTOR_LIFETIME_MS",
@@ -149,6 +151,7 @@ __all__ = [
     "ConversationView",
     "Deposit",
     "DeviceIdentity",
+    "DirectLinks",
     "EnvelopeFrame",
     "Feature",
     "FeatureHost",

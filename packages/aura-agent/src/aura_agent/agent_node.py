@@ -229,6 +229,8 @@ class AgentNode:
         self.services: dict[str, Any] = {}
         """Per-feature services, built once the device has an account (``Feature.service``)."""
         self._deposits: list[Deposit] = []
+        self.direct_addresses: dict[ContextId, str] = {}
+        """Where this agent accepts direct links per context (set by a live driver)."""
         self.account: AccountRecord | None = load_account(storage)
         if self.account is not None:
             self._attach(now, load=True)
@@ -335,6 +337,15 @@ class AgentNode:
         if not isinstance(deposit, Deposit):
             raise InvalidInput("expected a Deposit")
         self._deposits.append(deposit)
+
+    def set_direct_address(self, context: ContextId, address: str, now: float) -> None:
+        """A driver opened a direct listener for ``context``; services may advertise it."""
+        self.direct_addresses[context] = address
+        self.now = now
+        for service in list(self.services.values()):
+            changed = getattr(service, "on_addresses", None)
+            if changed is not None:
+                changed(context, now)
 
     def take_deposits(self) -> list[Deposit]:
         out, self._deposits = self._deposits, []

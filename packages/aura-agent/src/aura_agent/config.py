@@ -50,7 +50,12 @@ def _listen(_instance: object, _attribute: attrs.Attribute, value: object) -> No
         return
     if type(value) is not str:
         raise InvalidInput("AgentConfig.listen_address must be an address string or None")
-    parse_address(value)
+    parsed = parse_address(value)
+    if parsed.scheme != "tcp" or parsed.port != 0:
+        raise InvalidInput(
+            "AgentConfig.listen_address must be 'tcp://HOST:0': each relational context "
+            "gets its own listener (its own Noise key), on a port the system picks"
+        )
 
 
 def _names(value: object) -> tuple[str, ...] | None:
@@ -114,7 +119,11 @@ class AgentConfig:
     relays: tuple[RelayHint, ...] = attrs.field(default=(), converter=_relays)
     """Relays this agent keeps its mailboxes on and deposits to (first one preferred)."""
     listen_address: str | None = attrs.field(default=None, validator=_listen)
-    """Where the agent accepts direct Noise connections (``tcp://127.0.0.1:0``), if at all."""
+    """Host on which the agent accepts direct Noise links from contacts (``tcp://HOST:0``).
+
+    One listener per relational context (each with the context's own key);
+    the bound address is advertised in the agent's descriptor there. ``None``:
+    contacts are reached through relays only."""
     features: tuple[str, ...] | None = attrs.field(default=None, converter=_names)
     """Feature names to load; ``None`` loads every built-in and discovered feature."""
     signal_batch_s: float = attrs.field(default=0.02, validator=_seconds(0.0, 5.0))

@@ -282,23 +282,29 @@ class ContactsService:
         current = (
             self.node.book.journal(namespace).state(RENDEZVOUS_DESCRIPTORS.name).latest(self.me)
         )
+        direct = self.node.direct_addresses.get(context)
+        addresses = () if direct is None else (direct,)
         if (
             current is not None
             and current.relays == relays
+            and current.addresses == addresses
             and current.expires_ms - now_ms > _REPUBLISH_MS
         ):
             return None
+        expires_ms = now_ms + DESCRIPTOR_LIFETIME_MS
+        if current is not None:
+            expires_ms = max(expires_ms, current.expires_ms + 1)  # the newest must win
         identity, seal_private, mailbox = self._keys(context)
         descriptor = RendezvousDescriptor(
             authority=self.me,
             epoch=_CONTEXT_EPOCH,
-            addresses=(),
+            addresses=addresses,
             relays=relays,
             noise_key=identity.channel_public,
             seal_key=nacl.bindings.crypto_scalarmult_base(seal_private),
             receipt_key=identity.signing_public,
             mailbox=mailbox.tag,
-            expires_ms=now_ms + DESCRIPTOR_LIFETIME_MS,
+            expires_ms=expires_ms,
         )
         fact = publish_descriptor(
             descriptor, context=context, signer=self.signer, metadata=self.node.metadata()
@@ -365,6 +371,23 @@ class ContactsService:
             joined = getattr(service, "on_membership", None)
             if joined is not None:
                 joined(context, now)
+
+    def on_addresses(self, context: ContextId, now: float) -> None:
+        """A direct listener opened for ``context``: advertise it and tell the contact now."""
+        if self.book is None or context not in self.book.relationships:
+            return
+        if self._publish(context, now) is None:
+            return
+        peer = (
+            self.node.book.journal(JournalNamespace.context(context))
+            .state(RELATIONSHIP.name)
+            .peer_of(self.me)
+        )
+        own = self._own_descriptor_fact(context)
+        if peer is not None and own is not None:
+            self.node.push_facts(
+                JournalNamespace.context(context), [own], [context_route(context, peer)]
+            )
 
     def on_facts(self, namespace: JournalNamespace, facts: Sequence[Fact], now: float) -> None:
         if not namespace.is_context or self.book is None:

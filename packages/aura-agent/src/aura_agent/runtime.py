@@ -42,6 +42,7 @@ from aura_agent.device_identity import (
     create_solo_account,
     store_account,
 )
+from aura_agent.direct_links import DirectLinks
 from aura_agent.feature import Feature
 from aura_agent.feature_discovery import discover_features
 from aura_agent.frame_transport import FrameTransport
@@ -94,6 +95,9 @@ class Agent:
         self._board: SignalBoard | None = None
         self._features: list[Feature] = []
         self._relay_queue: list[tuple[Deposit, int | None]] = []
+        self._direct: DirectLinks | None = (
+            None if config.listen_address is None else DirectLinks(self, config.listen_address)
+        )
         self._relay_wake: anyio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -114,6 +118,8 @@ class Agent:
             tg.start_soon(self._send_loop, receive)
             if self.config.relays:
                 tg.start_soon(self._relay_loop)
+            if self._direct is not None:
+                tg.start_soon(self._direct.run, tg)
             if self.config.metrics_address is not None:
                 self.metrics_port = await tg.start(
                     serve_metrics, self.config.metrics_address, self.metrics_text
@@ -472,6 +478,10 @@ class Agent:
                 if node is None:
                     continue
                 if transport is None:
+                    if self._direct is not None and await self._direct.send(
+                        out.destination, out.payload
+                    ):
+                        continue
                     deposit = node.seal_route(out.destination, out.payload)
                     if deposit is not None:
                         self._relay_queue.append((deposit, None))
@@ -506,22 +516,35 @@ class Agent:
                 watches.setdefault(relay, []).append(watch)
         for relay in sorted(set(by_relay) | set(watches)):
             pending = by_relay.get(relay, [])
+            # A relay that vanishes mid-request must not stall the loop: bound the round.
+            round_timeout = min(10.0, max(1.0, 20 * self.config.relay_poll_s))
             try:
-                async with RelayClient.connect(
-                    self.effects.network, relay, random=self.effects.random
-                ) as client:
-                    if pending:
-                        results = await client.deposit_many([d.envelope for d, _ in pending])
-                        for (_deposit, entry), result in zip(pending, results, strict=True):
-                            if entry is not None and not isinstance(result, AuraError):
-                                node.acknowledge_envelope(entry)
-                        pending = []
-                    for watch in watches.get(relay, []):
-                        await self._read_mailbox(client, watch)
+                with anyio.fail_after(round_timeout):
+                    await self._relay_session(relay, pending, watches.get(relay, []))
                 self.metrics.relay_result(relay.address, True, self._now())
-            except (AuraError, OSError):
+            except (AuraError, OSError, TimeoutError):
                 self.metrics.relay_result(relay.address, False, self._now())
-                self._relay_queue.extend(pending)  # kept for the next round
+                self._relay_queue.extend(pending)  # what the relay did not take: next round
+
+    async def _relay_session(
+        self,
+        relay: RelayHint,
+        pending: list[tuple[Deposit, int | None]],
+        watches: list[MailboxWatch],
+    ) -> None:
+        """One connection: leave ``pending`` (cleared once the relay took them), read ``watches``."""
+        node = self.node
+        async with RelayClient.connect(
+            self.effects.network, relay, random=self.effects.random
+        ) as client:
+            if pending:
+                results = await client.deposit_many([deposit.envelope for deposit, _ in pending])
+                for (_deposit, entry), result in zip(pending, results, strict=True):
+                    if entry is not None and not isinstance(result, AuraError):
+                        node.acknowledge_envelope(entry)
+                pending.clear()
+            for watch in watches:
+                await self._read_mailbox(client, watch)
 
     async def _read_mailbox(self, client: RelayClient, watch: MailboxWatch) -> None:
         node = self.node
