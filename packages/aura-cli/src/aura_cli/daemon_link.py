@@ -25,7 +25,7 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
-__all__ = ["FORWARDED_COMMANDS", "forward_to_daemon", "serve_control_socket"]
+__all__ = ["FORWARDED_COMMANDS", "forward_to_daemon", "forwardable", "serve_control_socket"]
 
 FORWARDED_COMMANDS = frozenset(
     {
