@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
+import platform
 import sys
 from pathlib import Path
 
@@ -28,7 +30,9 @@ def _areas() -> list[str]:
 
 
 def _markdown(results: dict[str, dict], goals: dict[str, dict]) -> str:
+    machine = f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, {platform.machine()}"
     lines = ["# Benchmarks", "", "Written by `make bench` (`tools/bench.py all`).", ""]
+    lines += [f"Measured on {machine}; figures move with the machine's load.", ""]
     for area, res in results.items():
         lines += [f"## {area}", "", "| figure | result | goal |", "|---|---|---|"]
         for key, value in res.items():
@@ -48,10 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     chosen = areas if args.area == "all" else [args.area]
     results: dict[str, dict] = {}
     goals: dict[str, dict] = {}
+    failed: list[str] = []
     for area in chosen:
         module = importlib.import_module(f"benchmarks.{area}")
-        results[area] = module.run(quick=args.quick)
         goals[area] = getattr(module, "GOALS", {})
+        try:
+            results[area] = module.run(quick=args.quick)
+        except Exception as exc:  # one broken area must not lose the others' figures
+            if len(chosen) == 1:
+                raise
+            failed.append(area)
+            results[area] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"[{area}] failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     if args.json:
         out = results[chosen[0]] if len(chosen) == 1 else results
         print(json.dumps(out, indent=2, sort_keys=False))
@@ -63,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {key:32} {value!s:>14}  {goal}")
     if args.markdown:
         Path(args.markdown).write_text(_markdown(results, goals) + "\n")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
