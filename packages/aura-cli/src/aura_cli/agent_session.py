@@ -36,12 +36,14 @@ async def running_agent(
     home: DeviceHome | None = None,
     create: bool = False,
     secret: HostSecret | None = None,
+    listen: str | None = None,
 ) -> AsyncIterator[Agent]:
     """The device's agent, running, with this process holding the directory's lock.
 
     The directory is checked before the secret is asked for, so a mistyped
     ``--data-dir`` is reported as such rather than as a missing passphrase.
-    Relays come from ``--relay``/``AURA_RELAY`` or the directory's settings.
+    Relays come from ``--relay``/``AURA_RELAY`` or the directory's settings;
+    ``listen`` (``tcp://HOST:0``) lets contacts reach the agent directly while it runs.
     """
     home = invocation.home if home is None else home
     if invocation.agent is not None and home == invocation.home:
@@ -53,7 +55,7 @@ async def running_agent(
     if secret is None:
         secret = invocation.secret()
     with home.exclusive():
-        config = home.agent_config(relays=relays)
+        config = home.agent_config(relays=relays, listen_address=listen)
         key = unlock(config, secret)
         async with Agent(config, key) as agent:
             yield agent

@@ -235,6 +235,11 @@ def _add_network_commands(commands: _Commands) -> None:
     daemon.add_argument(
         "--ready-file", metavar="FILE", help="write this device's id here once running"
     )
+    daemon.add_argument(
+        "--listen",
+        metavar="tcp://HOST:0",
+        help="also accept contacts' direct connections (one port per context, advertised to them)",
+    )
 
 
 def _add_tool_commands(commands: _Commands) -> None:

@@ -64,7 +64,11 @@ async def daemon_command(invocation: Invocation) -> CommandResult:
     output = invocation.output
     ready_file = invocation.option("ready_file")
     home = invocation.home
-    async with running_agent(invocation) as agent, anyio.create_task_group() as tg:
+    listen = invocation.option("listen")
+    async with (
+        running_agent(invocation, listen=listen) as agent,
+        anyio.create_task_group() as tg,
+    ):
         device = str(agent.device)
 
         async def run_forwarded(argv: list[str], json_mode: bool) -> tuple[int, str, str]:
