@@ -87,9 +87,12 @@ class ChatNode:
         return [Outgoing(o.destination, SYNC_TAG + o.payload) for o in outputs]
 
     def _drain(self) -> list[Outgoing]:
+        """Hand every committed envelope to the network; drop their rows in one transaction."""
         sender = self.service.stack.sender
-        out = []
-        for entry in sender.pending():
-            out.append(Outgoing(entry.destination, ENVELOPE_TAG + entry.payload))
-            sender.acknowledge(entry.entry_id)
-        return out
+        entries = sender.pending()
+        if not entries:
+            return []
+        with sender.storage.transaction() as txn:
+            for entry in entries:
+                txn.ack_outbox(entry.entry_id)
+        return [Outgoing(e.destination, ENVELOPE_TAG + e.payload) for e in entries]

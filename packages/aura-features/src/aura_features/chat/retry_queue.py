@@ -9,6 +9,13 @@ acknowledging and finding what is due cost O(log n) or O(what changes),
 never a scan of everything pending. (AMP's own outbound queue also enforces
 a flow window; a chat message was already sent once when it is queued here,
 so there is nothing to hold back.)
+
+A busy recipient acknowledges late. Resending everything older than
+``initial_s`` whenever an acknowledgement shows up, or on a fixed first
+timer, would then multiply the traffic exactly when the recipient is
+slowest. So the queue measures how long acknowledgements take (smoothed, from
+messages sent once only, as TCP does) and waits at least three times that
+before treating a message as lost.
 """
 
 from __future__ import annotations
@@ -43,6 +50,13 @@ class RetryQueue:
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()  # least recently sent first
         self._by_epoch: dict[int, deque[int]] = {}  # generations in the order they were added
         self._heap: list[tuple[float, Key]] = []
+        self._srtt: float | None = None
+
+    @property
+    def timeout_s(self) -> float:
+        """How long an unacknowledged message is given before it counts as lost."""
+        floor = self.policy.initial_s
+        return floor if self._srtt is None else min(max(floor, 3 * self._srtt), self.policy.max_s)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -65,15 +79,24 @@ class RetryQueue:
         self._sent(key, entry, now)
 
     def acknowledge(self, epoch: int, below: int, also: tuple[int, ...], now: float) -> list[bytes]:
-        """Drop what the recipient holds; return what was not sent within ``initial_s``."""
+        """Drop what the recipient holds; return what was not sent within :attr:`timeout_s`."""
         entries = self._entries
+        removed: list[_Entry] = []
         generations = self._by_epoch.get(epoch)
         if generations:
             while generations and generations[0] < below:
-                entries.pop((epoch, generations.popleft()), None)
+                entry = entries.pop((epoch, generations.popleft()), None)
+                if entry is not None:
+                    removed.append(entry)
         for generation in also:
-            entries.pop((epoch, generation), None)
-        recent = now - self.policy.initial_s
+            entry = entries.pop((epoch, generation), None)
+            if entry is not None:
+                removed.append(entry)
+        samples = [now - entry.last_sent for entry in removed if entry.attempts == 1]
+        if samples:
+            sample = min(samples)
+            self._srtt = sample if self._srtt is None else 0.875 * self._srtt + 0.125 * sample
+        recent = now - self.timeout_s
         again: list[bytes] = []
         while entries:
             key, entry = next(iter(entries.items()))
@@ -122,6 +145,6 @@ class RetryQueue:
     def _sent(self, key: Key, entry: _Entry, now: float) -> None:
         entry.attempts += 1
         entry.last_sent = now
-        entry.due = now + self.policy.delay(entry.attempts, entry.salt)
+        entry.due = now + max(self.policy.delay(entry.attempts, entry.salt), self.timeout_s)
         self._entries.move_to_end(key)
         heapq.heappush(self._heap, (entry.due, key))
