@@ -76,3 +76,19 @@ def test_pending_is_exactly_what_was_added_and_not_acknowledged(steps):
             model -= {k for k in model if k[0] == step[1]}
         assert {k for k in model if k in queue} == model and len(queue) == len(model)
         assert (queue.next_due() is None) == (not model)
+
+
+def test_slow_acknowledgements_stretch_the_timeout_instead_of_causing_resends():
+    queue = RetryQueue(RetryPolicy(initial_s=1.0, max_s=60.0, jitter=0.0))
+    assert queue.timeout_s == 1.0
+    now = 0.0
+    for generation in range(20):  # a recipient that acknowledges 4 s after each message
+        queue.add(1, generation, b"m", now)
+        if generation >= 4:
+            # with the old fixed 1 s rule each ack would resend the 3 still in flight
+            assert queue.acknowledge(1, generation - 3, (), now) == []
+        now += 1.0
+    assert queue.timeout_s == 12.0  # three times the measured 4 s
+    assert len(queue) == 4
+    assert queue.next_due() == 16.0 + 12.0  # the oldest in flight waits out the measured delay
+    assert queue.due(now) == ([], [])
