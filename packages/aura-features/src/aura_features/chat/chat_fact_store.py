@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from aura_core.content_id import CID
 from aura_core.errors import AuraError, ValidationError
 from aura_features.chat.chat_fact_types import CHAT_TYPE_IDS
 from aura_journal.facts import Fact
@@ -44,7 +45,7 @@ class ChatFactStore:
 
     def accept(self, facts: Sequence[TransferredFact]) -> AcceptReport:
         chat: list[TransferredFact] = []
-        refused: list[tuple[object, AuraError]] = []
+        refused: list[tuple[CID, AuraError]] = []
         for item in facts:
             try:
                 type_id = Fact.decode(item.data).type_id
@@ -61,6 +62,6 @@ class ChatFactStore:
         self._service.accept_synced(fresh, self._now())
         return AcceptReport(
             report.accepted,
-            (*report.rejected, *refused),  # type: ignore[arg-type]
+            (*report.rejected, *refused),
             report.deferred,
         )

@@ -710,12 +710,13 @@ class ChatService:
         dry-run through the guard chain before anything is sealed.
         """
         channel = cs.channel
-        epoch = self._chains.current_epoch(channel)
-        rekey = None if epoch is None else cs.epoch_of(epoch)
+        current = self._chains.current_epoch(channel)
+        rekey = None if current is None else cs.epoch_of(current)
         if rekey is None or not self._chains.can_send(channel):
             raise InvalidInput(
                 f"{self._label(cs)}: this member holds no key of its current epoch yet"
             )
+        epoch = rekey.epoch
         peers = self._reachable(rekey.members)
         self._dry_run(peers, self.config.send_cost * len(items))
         sealed: list[tuple[MessageId, Fact, int]] = []
@@ -752,21 +753,20 @@ class ChatService:
             stored += len(chunk)
         if stored < len(sealed):
             # Frames never stored never left: their generations are free again.
-            assert epoch is not None
+            assert failure is not None
             self._chains.reset(
                 channel, epoch, self._epoch_secret(channel, epoch), sealed[stored][2]
             )
             for fid, _fact, _g in sealed[stored:]:
                 self._bodies.pop(fid, None)
             if stored == 0:
-                assert failure is not None
                 raise failure
-            self.errors.append(("send", failure))  # type: ignore[arg-type]
+            self.errors.append(("send", failure))
         kept = sealed[:stored]
         for peer in peers:
             queue = self._retry_queue(channel, peer)
             for _fid, fact, generation in kept:
-                queue.add(epoch, generation, fact.encode(), now)  # type: ignore[arg-type]
+                queue.add(epoch, generation, fact.encode(), now)
         self._local([fact for _fid, fact, _g in kept], now)
         return [fid for fid, _fact, _g in kept]
 
@@ -1191,7 +1191,9 @@ class ChatService:
         if cs.status(self.me) in (MemberStatus.OUTSIDE, MemberStatus.PENDING_LEAVE):
             raise InvalidInput(f"not in {self._label(cs)}")
         fact = self._fact(MemberLeft(channel, self.me, self._clock()))
-        self._publish(cs.epoch_members() | {cs.creator}, [fact], now)  # type: ignore[operator]
+        creator = cs.creator
+        assert creator is not None  # a known channel has its creation fact
+        self._publish(cs.epoch_members() | {creator}, [fact], now)
 
     def moderate(
         self,
