@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import anyio
 import pytest
 from textual.widgets import Label, ListView
@@ -17,6 +19,7 @@ from aura_cli.tui import (
     notifications_between,
 )
 from aura_core.errors import AuthorizationDenied
+from aura_features.rendezvous import run_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -158,3 +161,76 @@ async def test_screen_runs_over_a_live_agent(tmp_path):
             title = app.query_one("#conversation-title", Label)
             assert "no conversation yet" in str(title.render())
             await pilot.press("ctrl+q")
+
+
+async def _until(predicate, timeout=30.0):
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.05)
+
+
+async def test_a_conversation_between_two_live_agents_on_the_screen(tmp_path):
+    """Alice's screen over her agent; Bob writes through a loopback relay; Alice answers."""
+
+    def config(name, relays):
+        return AgentConfig(
+            data_dir=tmp_path / name,
+            relays=relays,
+            relay_poll_s=0.05,
+            sync_interval_s=0.2,
+            signal_batch_s=0.0,
+        )
+
+    async with anyio.create_task_group() as tg:
+        endpoint = await tg.start(
+            partial(
+                run_relay,
+                "127.0.0.1",
+                0,
+                tmp_path / "relay.sqlite",
+                relay_key=bytes(range(32)),
+                sweep_interval_s=None,
+            )
+        )
+        secret = HostSecret.from_key(bytes(range(1, 33)))
+        async with (
+            Agent(config("alice", endpoint.hints), secret) as alice,
+            Agent(config("bob", endpoint.hints), secret) as bob,
+        ):
+            await alice.create_account()
+            await alice.run("profile.set_nickname", nickname="Alice")
+            await bob.create_account()
+            code = await alice.run("contacts.invite", nickname="Alice")
+            await bob.run("contacts.accept", code=code, nickname="Bob")
+            app = ChatScreenApp(AgentChatSource(alice))
+            async with app.run_test(size=(140, 30)) as pilot:
+                await _until(
+                    lambda: all(
+                        any(c.reachable for c in agent.query("contacts.list"))
+                        for agent in (alice, bob)
+                    )
+                )
+                await _until(lambda: _texts(app, "#contacts") == ["● Bob"])
+                assert "new contact: Bob" in app.notices
+                await bob.run("chat.send_message", to=str(alice.authority), text="hi from Bob")
+                await _until(
+                    lambda: (
+                        [
+                            line.text
+                            for line in alice.query("chat.history", **{"with": str(bob.authority)})
+                        ]
+                        == ["hi from Bob"]
+                    )
+                )
+                await _until(lambda: _texts(app, "#messages") == ["Bob: hi from Bob"])
+                assert "Bob: new message from Bob" in app.notices
+                await pilot.click("#compose")
+                await pilot.press(*"hello Bob", "enter")
+
+                def bob_has_it():
+                    lines = bob.query("chat.history", **{"with": str(alice.authority)})
+                    return any(line.text == "hello Bob" for line in lines)
+
+                await _until(bob_has_it)
+                assert _texts(app, "#messages") == ["Bob: hi from Bob", "me: hello Bob"]
+        tg.cancel_scope.cancel()

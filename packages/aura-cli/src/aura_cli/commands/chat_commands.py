@@ -17,7 +17,7 @@ from aura_cli.agent_activity import settle
 from aura_cli.agent_session import ask, require_operation, running_agent
 from aura_cli.command_failure import UsageError
 from aura_cli.console_output import CommandResult, fields_table, rows_table
-from aura_cli.contact_names import resolve_contact
+from aura_cli.contact_names import contacts_of_agent, resolve_contact
 from aura_cli.invocation import Invocation
 from aura_core.errors import InvalidInput
 
@@ -86,8 +86,14 @@ async def history_command(invocation: Invocation) -> CommandResult:
         require_operation(agent, "chat.send_message")
         peer = resolve_contact(agent, invocation.args.channel)
         lines = tuple(ask(agent, "chat.history", **{"with": peer}))[-limit:]
+        names = {str(c.authority): c.nickname for c in contacts_of_agent(agent) if c.nickname}
     rows = [
-        {"author": str(line.author), "name": line.author_name, "text": line.text, "mine": line.mine}
+        {
+            "author": str(line.author),
+            "name": names.get(str(line.author), line.author_name),
+            "text": line.text,
+            "mine": line.mine,
+        }
         for line in lines
     ]
     view = rows_table(

@@ -124,7 +124,12 @@ class AgentChatSource:
                 ConversationItem(
                     str(c.contact),
                     names.get(str(c.contact), str(c.contact)),
-                    tuple(MessageLine(line.author_name, line.text, line.mine) for line in c.lines),
+                    tuple(
+                        MessageLine(
+                            names.get(str(line.author), line.author_name), line.text, line.mine
+                        )
+                        for line in c.lines
+                    ),
                 )
                 for c in chats
             ),
