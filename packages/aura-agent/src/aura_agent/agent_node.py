@@ -144,6 +144,11 @@ class _Host:
         self._node = node
 
     @property
+    def node(self) -> AgentNode:
+        """The node itself: for features whose service must run before there is an account."""
+        return self._node
+
+    @property
     def reader(self) -> _Reader:
         return self._node.reader
 

@@ -1,0 +1,343 @@
+"""Multi-device accounts in a live agent: the ``devices`` feature and its custody service.
+
+The custody ceremonies (enrollment, consensus on a change, reshare under the
+same group key) live in :class:`aura_features.devices.DeviceManager`, a
+sans-IO object addressed by device id. :class:`CustodyService` runs one inside
+an :class:`~aura_agent.agent_node.AgentNode`: the agent's route *is*
+``str(device)``, so the manager's messages travel unchanged as service frames
+of the ``devices`` feature (over the agent's transport: an in-process router,
+direct links or relays), and every fact the manager adds is copied into the
+agent's authority journal, so ``account.devices`` shows the tree.
+
+A device's custody keys are derived from the agent's device root key and the
+account's authority: the leaf key is the same key the agent attests its own
+facts with, so nothing new has to be stored for them.
+
+The service must exist *before* the device has an account (a joining device
+has none yet), so the workflows install it on first use; once there is an
+account, ``Feature.service`` keeps that instance (or builds one on restart).
+
+Limits (see ``docs/devices-and-recovery.md``): the manager's state (share,
+journal) lives for the agent's run only; an account created here has no
+Ed25519 seed, so ``account_signer`` (invitations, descriptors) is unavailable
+for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aura_agent.device_identity import AccountRecord, store_account
+from aura_agent.feature import Feature, FeatureHost, JournalReader
+from aura_core.effects import Incoming, Outgoing
+from aura_core.errors import InvalidInput, NotFound
+from aura_core.hashing import kdf
+from aura_core.identifiers import AuthorityId
+from aura_effects import SodiumCrypto
+from aura_features.devices import (
+    ChangeCompleted,
+    ChangeFailed,
+    DeviceKeys,
+    DeviceManager,
+    DeviceMember,
+    EnrollmentRequested,
+    FactsAdded,
+    ShareActivated,
+    account_genesis,
+    account_keys_by_dkg,
+    add_device,
+    change_threshold,
+    custody_fact_types,
+    remove_device,
+)
+from aura_features.recovery import RecoveryWatch, recovery_registry
+
+if TYPE_CHECKING:
+    from aura_agent.agent_node import AgentNode
+
+__all__ = ["DEVICES_FEATURE", "CustodyService", "custody_keys", "devices_feature"]
+
+DEVICES_FEATURE = "devices"
+_ENCRYPTION_KDF = "aura.agent.custody.encryption.v1"
+_EVENT_LOG = 256
+
+
+def custody_keys(node: AgentNode, authority: AuthorityId) -> DeviceKeys:
+    """This device's custody keys in ``authority`` (derived, so nothing new is stored)."""
+    identity = node.identity
+    signer = identity.signer(authority)
+    encryption = kdf(_ENCRYPTION_KDF, identity.root_key + authority.raw, 32)
+    return DeviceKeys(identity.device, bytes(signer.signing_key), encryption)
+
+
+class CustodyService:
+    """A :class:`DeviceManager` inside an agent node (see the module docstring)."""
+
+    def __init__(self, node: AgentNode) -> None:
+        self._node = node
+        self.manager: DeviceManager | None = None
+        self.expected: set[str] = set()
+        """Routes of devices the user said may enroll (``devices.add``)."""
+        self.events: list[Any] = []
+        """Recent custody events (newest last), for status and tests."""
+        self.approve_changes = True
+        """Whether this device's witness votes for changes its account's devices propose."""
+
+    # ------------------------------------------------------------------ setup
+
+    def _build(
+        self, authority: AuthorityId, *, group_key: bytes | None = None, **state: Any
+    ) -> DeviceManager:
+        random = self._node.random
+        manager = DeviceManager(
+            keys=custody_keys(self._node, authority),
+            account=authority,
+            rng=random,
+            crypto=SodiumCrypto(random),
+            group_key=group_key,
+            registry=recovery_registry(),
+            approval=lambda _change: self.approve_changes,
+            extensions=(RecoveryWatch(),),
+            **state,
+        )
+        self.manager = manager
+        return manager
+
+    def create_account(self, now: float) -> AccountRecord:
+        """A new 1-of-1 account whose key is a FROST key: devices can be added later."""
+        node = self._node
+        if node.account is not None or self.manager is not None:
+            raise InvalidInput("this device already belongs to an account")
+        authority = AuthorityId.generate(node.random)
+        keys = custody_keys(node, authority)
+        packages, public = account_keys_by_dkg([1], 1, node.random)
+        facts = account_genesis(
+            account=authority,
+            devices=[DeviceMember(1, keys.profile)],
+            key_packages=list(packages.values()),
+            public_key_package=public,
+            rng=node.random,
+            now=now,
+        )
+        group_key = bytes(public.verifying_key)
+        self._build(authority, group_key=group_key, key_package=packages[1], facts=facts)
+        record = AccountRecord(authority, 1, group_key)
+        store_account(node.storage, record)
+        node.add_facts(record.namespace, list(facts))
+        node.attach_account(record, now)
+        return record
+
+    def join(self, authority: AuthorityId, sponsor: str, now: float) -> None:
+        """Ask the device at route ``sponsor`` to add this device to ``authority``."""
+        if not isinstance(authority, AuthorityId):
+            raise InvalidInput("join needs the account's AuthorityId")
+        if type(sponsor) is not str or not sponsor:
+            raise InvalidInput("join needs the sponsoring device's route")
+        if self._node.account is not None:
+            raise InvalidInput("this device already belongs to an account")
+        manager = self.manager
+        if manager is None or manager.account != authority:
+            manager = self._build(authority)
+        self._send(manager.request_enrollment(sponsor, now))
+
+    # ------------------------------------------------------------------ changes
+
+    def member(self) -> DeviceManager:
+        manager = self.manager
+        if manager is None or not manager.is_member:
+            raise NotFound("this device holds no share of a multi-device account")
+        return manager
+
+    def expect(self, route: str) -> None:
+        """The user agreed that the device at ``route`` may enroll."""
+        if type(route) is not str or not route:
+            raise InvalidInput("devices.add needs the new device's route")
+        self.member()
+        self.expected.add(route)
+
+    def propose(self, build: Callable[[Any], Any], now: float) -> bytes:
+        manager = self.member()
+        change = build(manager.view)
+        manager.approve(change)
+        self._send(manager.propose(change, now))
+        return change.hash
+
+    # ------------------------------------------------------------------ service hooks
+
+    def receive(self, source: str, body: bytes, now: float) -> None:
+        manager = self.manager
+        if manager is None:
+            raise NotFound("no custody ceremony is under way on this device")
+        self._send(manager.receive(Incoming(source, body), now))
+
+    def next_timer(self) -> float | None:
+        return None if self.manager is None else self.manager.next_timer()
+
+    def on_timer(self, now: float) -> None:
+        if self.manager is not None:
+            self._send(self.manager.on_timer(now))
+
+    def _send(self, outputs: list[Outgoing]) -> None:
+        for out in outputs:
+            self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+        self._take_events()
+
+    def _take_events(self) -> None:
+        manager = self.manager
+        if manager is None:
+            return
+        node = self._node
+        for event in manager.take_events():
+            self.events.append(event)
+            if isinstance(event, FactsAdded) and node.account is not None:
+                self._mirror(event.facts)
+            elif isinstance(event, EnrollmentRequested):
+                self._sponsor(event)
+            elif isinstance(event, ShareActivated) and node.account is None:
+                self._joined(event)
+        del self.events[:-_EVENT_LOG]
+
+    def _mirror(self, facts: tuple[Any, ...]) -> None:
+        account = self._node.require_account()
+        self._node.add_facts(account.namespace, list(facts))
+
+    def _sponsor(self, event: EnrollmentRequested) -> None:
+        profile = event.request.profile
+        if profile.address not in self.expected:
+            return  # nobody said this device may join
+        self.expected.discard(profile.address)
+        manager = self.member()
+        change = add_device(manager.view, profile, tag=self._node.random.random_bytes(16))
+        manager.approve(change)
+        self._send(manager.propose(change, self._node.now))
+
+    def _joined(self, event: ShareActivated) -> None:
+        manager = self.manager
+        assert manager is not None
+        public = event.public_key_package
+        record = AccountRecord(manager.account, public.min_signers, bytes(public.verifying_key))
+        node = self._node
+        store_account(node.storage, record)
+        node.add_facts(record.namespace, list(manager.journal))
+        node.attach_account(record, node.now)
+
+    # ------------------------------------------------------------------ reading
+
+    def summary(self) -> dict[str, Any]:
+        manager = self.manager
+        if manager is None or manager.key_epoch is None:
+            return {"member": False}
+        epoch = manager.key_epoch
+        return {
+            "member": manager.is_member,
+            "authority": manager.account,
+            "identifier": manager.identifier,
+            "threshold": epoch.threshold,
+            "epoch": epoch.epoch,
+            "group_key": manager.group_key,
+            "devices": tuple((m.identifier, m.profile.address) for m in epoch.devices),
+        }
+
+
+# --------------------------------------------------------------------------- feature
+
+
+def _service(host: FeatureHost) -> CustodyService:
+    """The running custody service, installed on first use (a joining device has no account)."""
+    node = host.node  # type: ignore[attr-defined]
+    service = node.services.get(DEVICES_FEATURE)
+    if not isinstance(service, CustodyService):
+        service = node.services[DEVICES_FEATURE] = CustodyService(node)
+    return service
+
+
+def _reading(reader: JournalReader) -> CustodyService | None:
+    service = reader.service(DEVICES_FEATURE)
+    return service if isinstance(service, CustodyService) else None
+
+
+def _existing_or_new(node: AgentNode) -> CustodyService:
+    service = node.services.get(DEVICES_FEATURE)
+    return service if isinstance(service, CustodyService) else CustodyService(node)
+
+
+def _now(host: FeatureHost) -> float:
+    return _service(host)._node.now
+
+
+def _create_account(host: FeatureHost, _args: Mapping[str, Any]) -> AccountRecord:
+    return _service(host).create_account(_now(host))
+
+
+def _join(host: FeatureHost, args: Mapping[str, Any]) -> None:
+    authority = args.get("authority")
+    if isinstance(authority, str):
+        authority = AuthorityId.parse(authority)
+    _service(host).join(authority, args.get("sponsor"), _now(host))  # type: ignore[arg-type]
+
+
+def _add(host: FeatureHost, args: Mapping[str, Any]) -> None:
+    _service(host).expect(args.get("device"))  # type: ignore[arg-type]
+
+
+def _remove(host: FeatureHost, args: Mapping[str, Any]) -> bytes:
+    identifier = args.get("identifier")
+    if type(identifier) is not int:
+        raise InvalidInput("devices.remove needs the device's identifier (an int)")
+    service = _service(host)
+    return service.propose(
+        lambda view: remove_device(view, identifier, tag=host.random.random_bytes(16)), _now(host)
+    )
+
+
+def _threshold(host: FeatureHost, args: Mapping[str, Any]) -> bytes:
+    threshold = args.get("threshold")
+    if type(threshold) is not int:
+        raise InvalidInput("devices.set_threshold needs threshold (an int)")
+    service = _service(host)
+    return service.propose(
+        lambda view: change_threshold(view, threshold, tag=host.random.random_bytes(16)),
+        _now(host),
+    )
+
+
+def _status(reader: JournalReader, _args: Mapping[str, Any]) -> dict[str, Any]:
+    service = _reading(reader)
+    return {"member": False} if service is None else service.summary()
+
+
+def _outcomes(reader: JournalReader, _args: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Completed and failed changes, oldest first: (change hash hex, "completed" or reason)."""
+    service = _reading(reader)
+    out: list[tuple[str, str]] = []
+    for event in () if service is None else service.events:
+        if isinstance(event, ChangeCompleted):
+            out.append((event.change.hash.hex(), "completed"))
+        elif isinstance(event, ChangeFailed):
+            out.append((event.change_hash.hex(), event.reason))
+    return tuple(out)
+
+
+def devices_feature() -> Feature:
+    return Feature(
+        name=DEVICES_FEATURE,
+        fact_types=custody_fact_types(),
+        operation_categories={
+            "devices.create_account": "A",
+            "devices.join": "B",
+            "devices.add": "A",
+            "devices.remove": "C",
+            "devices.set_threshold": "C",
+        },
+        workflows={
+            "devices.create_account": _create_account,
+            "devices.join": _join,
+            "devices.add": _add,
+            "devices.remove": _remove,
+            "devices.set_threshold": _threshold,
+        },
+        queries={"devices.status": _status, "devices.outcomes": _outcomes},
+        service=_existing_or_new,
+        description="Multi-device accounts: enrollment, removal and threshold under consensus.",
+    )
