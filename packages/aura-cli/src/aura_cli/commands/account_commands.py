@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from rich.console import Group
 from aura_agent import Agent
 from aura_agent.app import AccountView
 from aura_cli.agent_session import require_operation, running_agent
-from aura_cli.command_failure import UnsupportedOperation, UsageError
+from aura_cli.command_failure import UsageError
 from aura_cli.console_output import CommandResult, fields_table, rows_table
 from aura_cli.device_home import CliSettings, DeviceHome
 from aura_cli.invocation import Invocation
@@ -56,10 +57,7 @@ async def init_command(invocation: Invocation) -> CommandResult:
             raise UsageError(f"{home.path} already holds a device; choose another --data-dir")
     relays = invocation.relay_override() or ()
     if count > 1:
-        raise UnsupportedOperation(
-            f"a {threshold}-of-{count} account needs the agent's threshold account setup, "
-            "which this build does not offer yet; 'aura init' without -n makes a 1-of-1 account"
-        )
+        return await _init_spread(invocation, homes, threshold, relays)
     secret = invocation.secret(confirm=True)
     home = homes[0]
     home.save_settings(CliSettings(relays))
@@ -88,6 +86,44 @@ async def init_command(invocation: Invocation) -> CommandResult:
             "nickname": args.nickname,
             "relays": ", ".join(data["relays"]) or "none (use 'aura relay use HINT')",
         },
+    )
+    return CommandResult(data, view)
+
+
+async def _init_spread(
+    invocation: Invocation, homes: list[DeviceHome], threshold: int, relays: tuple[Any, ...]
+) -> CommandResult:
+    from aura_cli.device_ceremony import create_spread_account
+
+    secret = invocation.secret(confirm=True)
+    fresh = [home for home in homes if not home.path.exists()]
+    try:
+        account, devices = await create_spread_account(
+            homes,
+            threshold,
+            secret,
+            relays=relays,
+            output=invocation.output,
+            timeout_s=invocation.timeout_s,
+            nickname=invocation.args.nickname,
+        )
+    except BaseException:
+        for home in fresh:  # made by this command a moment ago: leave nothing half-made
+            shutil.rmtree(home.path, ignore_errors=True)
+        raise
+    nickname = invocation.args.nickname
+    data = {**account, "data_dirs": [d["data_dir"] for d in devices], "nickname": nickname}
+    data["relays"] = [format_hint(h) for h in relays]
+    view = Group(
+        fields_table(
+            f"created a {account['threshold']}-of-{len(account['devices'])} account",
+            {"authority": account["authority"], "nickname": nickname},
+        ),
+        rows_table(
+            "devices",
+            ("data dir", "device", "share"),
+            ((d["data_dir"], d["device"], d["identifier"]) for d in devices),
+        ),
     )
     return CommandResult(data, view)
 
