@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from aura_core.errors import AuthorizationDenied, InvalidInput, NotFound
+from aura_effects.simulated import MemoryStorage, SeededRandom
 from aura_features.chat import (
     ChannelChanged,
     ChannelMode,
+    ChatService,
     DeliveryState,
     MemberStatus,
     MessageBody,
@@ -20,6 +22,7 @@ from aura_features.chat import (
     MessageShown,
     parse_command,
 )
+from aura_features.chat.epoch_secret import BOX_KEY_SECRET_PREFIX
 
 
 def _load_world():
@@ -428,3 +431,29 @@ def test_a_member_who_jumps_the_clock_to_the_end_cannot_stop_the_others():
     world["alice"].send_message(channel, "still here", world.now)
     world.settle()
     assert sorted(m.text for m in bob.view.history(channel)) == ["far", "still here"]
+
+
+def test_a_second_device_of_an_account_steps_past_frames_it_sees():
+    world = W.ChatWorld(["alice", "bob"])
+    channel = _channel(world)
+    # a second process of bob over a copy of his storage: another device of the account
+    twin_storage = MemoryStorage(secrets_key=bytes(32), random=SeededRandom(b"twin"))
+    name = str(world["bob"].namespace)
+    box = BOX_KEY_SECRET_PREFIX + str(W.CONTEXT)
+    with world.storages["bob"].transaction(readonly=True) as source:
+        facts = [(f.fact_id, f.body) for f in source.scan_facts(name)]
+        box_key = source.get_secret(box)
+    with twin_storage.transaction() as txn:
+        txn.append_facts(name, facts)
+        txn.put_secret(box, box_key)
+    stack = world.cast.stack("bob", twin_storage, world.clock, SeededRandom(b"twin-rng"))
+    twin = ChatService(stack=stack, context=W.CONTEXT, config=W.FAST, now=world.now)
+    phone = world["bob"].send_message(channel, "from the phone", world.now)
+    fact = world["bob"].journal.facts_of_type(MessageSent.TYPE_ID)[-1]
+    assert twin.journal.add(fact)  # anti-entropy brings the other device's message
+    twin.accept_synced([fact], world.now)
+    assert [m.text for m in twin.view.history(channel)] == ["from the phone"]
+    laptop = twin.send_message(channel, "from the laptop", world.now)
+    assert laptop != phone  # a fresh generation, not the phone's again
+    world.settle()
+    assert world["bob"].state().channel(channel).equivocated == set()

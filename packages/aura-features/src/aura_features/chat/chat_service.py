@@ -332,6 +332,14 @@ class ChatService:
         if body.author == self.me:
             fid = message_id(self.context, channel, self.me, header.epoch, header.generation)
             if fid not in self._bodies:  # a frame of this member not sealed by this process
+                if (
+                    not self._loading
+                    and header.epoch == self._chains.current_epoch(channel)
+                    and self._chains.can_send(channel)
+                    and header.generation >= self._chains.next_generation(channel)
+                ):
+                    # another device of this account sealed it: never reuse its generations
+                    self._chains.fast_forward(channel, header.generation + 1)
                 self._open_direct(channel, self.me, frame, now)
             else:
                 self._shown(channel, fid)
