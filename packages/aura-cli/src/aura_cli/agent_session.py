@@ -18,7 +18,7 @@ import anyio
 
 from aura_agent import Agent, HostSecret
 from aura_cli.command_failure import UnsupportedOperation
-from aura_cli.device_home import DeviceHome
+from aura_cli.device_home import CliSettings, DeviceHome
 from aura_cli.host_secret_source import unlock
 from aura_cli.invocation import Invocation
 from aura_core.errors import NotFound
@@ -55,6 +55,8 @@ async def running_agent(
     if secret is None:
         secret = invocation.secret()
     with home.exclusive():
+        if create and relays and not home.settings_path.exists():
+            home.save_settings(CliSettings(relays))  # a new device remembers its relays
         config = home.agent_config(relays=relays, listen_address=listen)
         key = unlock(config, secret)
         async with Agent(config, key) as agent:

@@ -123,9 +123,14 @@ def _add_account_commands(commands: _Commands) -> None:
     device = commands.group("device", "devices of this account")
     device.add("list", "device_commands:list_command", "devices and guardians of the account")
     add = device.add(
-        "add", "device_commands:add_command", "invite a new device (prints a code to accept on it)"
+        "add", "device_commands:add_command", "let a new device join this account (run here)"
     )
-    add.add_argument("--nickname", help="a name for the new device")
+    add.add_argument("device", help="the new device's id (device-<uuid>, from its 'aura status')")
+    join = device.add(
+        "join", "device_commands:join_command", "ask to join an account (run on the new device)"
+    )
+    join.add_argument("authority", help="the account (authority-<uuid>)")
+    join.add_argument("--via", required=True, metavar="DEVICE", help="a device of that account")
     remove = device.add(
         "remove", "device_commands:remove_command", "remove a lost or retired device (consensus)"
     )
@@ -133,10 +138,9 @@ def _add_account_commands(commands: _Commands) -> None:
 
 
 def _add_social_commands(commands: _Commands) -> None:
-    invite = commands.group("invite", "invitations: contacts, guardians, devices")
-    create = invite.add("create", "invite_commands:create_command", "create an invitation code")
-    create.add_argument(
-        "--kind", choices=("contact", "guardian", "device"), default="contact", help="what for"
+    invite = commands.group("invite", "invitations to become contacts")
+    create = invite.add(
+        "create", "invite_commands:create_command", "create a contact invitation code"
     )
     create.add_argument("--nickname", help="how you introduce yourself in the invitation")
     create.add_argument("--expires-in", type=float, metavar="SECONDS", help="lifetime")

@@ -23,16 +23,10 @@ __all__ = [
     "accept_command",
     "contacts_command",
     "create_command",
-    "create_invitation",
     "decline_command",
     "list_command",
 ]
 
-_OPERATION_FOR_KIND = {
-    "contact": "contacts.invite",
-    "guardian": "contacts.invite_guardian",
-    "device": "devices.invite",
-}
 _QUIET_S = 0.5
 
 
@@ -47,10 +41,9 @@ async def _finish(agent: Agent, invocation: Invocation) -> int:
     return figures.outbox_pending
 
 
-async def create_invitation(
-    invocation: Invocation, *, kind: str, nickname: str | None
-) -> CommandResult:
-    operation = _OPERATION_FOR_KIND[kind]
+async def create_command(invocation: Invocation) -> CommandResult:
+    operation = "contacts.invite"
+    nickname = invocation.args.nickname
     arguments: dict[str, object] = {"nickname": nickname}
     expires = invocation.option("expires_in")
     if expires is not None:
@@ -63,15 +56,9 @@ async def create_invitation(
             arguments["nickname"] = own_nickname(agent)
         code = await agent.run(operation, **arguments)
         queued = await _finish(agent, invocation)
-    data = {"kind": kind, "code": str(code), "queued": queued}
-    view = fields_table(f"{kind} invitation (give this code to the invitee)", {"code": str(code)})
+    data = {"code": str(code), "queued": queued}
+    view = fields_table("invitation (give this code to the invitee)", {"code": str(code)})
     return CommandResult(data, view)
-
-
-async def create_command(invocation: Invocation) -> CommandResult:
-    return await create_invitation(
-        invocation, kind=invocation.args.kind, nickname=invocation.args.nickname
-    )
 
 
 def _code(text: str) -> str:
