@@ -21,6 +21,7 @@ from aura_core.errors import InvalidInput, NotFound, ValidationError
 pytestmark = pytest.mark.anyio
 
 SIGNING = {"contacts", "chat"}
+KEY = os.urandom(32)
 
 
 def _agent(tmp_path, name, router):
@@ -29,7 +30,7 @@ def _agent(tmp_path, name, router):
     # single device (see docs/devices-and-recovery.md): these agents run without them.
     features = [f for f in (make() for make in BUILTIN_FEATURES) if f.name not in SIGNING]
     features.append(devices_feature())
-    return Agent(config, HostSecret.from_key(os.urandom(32)), features=features, transport=router)
+    return Agent(config, HostSecret.from_key(KEY), features=features, transport=router)
 
 
 async def _until(predicate, timeout=20.0):
@@ -120,3 +121,31 @@ async def test_an_unexpected_device_is_not_enrolled(tmp_path):
             await stranger.run("devices.set_threshold", threshold=2)
         with pytest.raises(InvalidInput):
             await phone.run("devices.create_account")
+
+
+async def test_a_restarted_device_keeps_its_share_and_takes_part_again(tmp_path):
+    router = MemoryRouter()
+    async with _agent(tmp_path, "phone", router) as phone:
+        record = await phone.run("devices.create_account")
+        async with _agent(tmp_path, "laptop", router) as laptop:
+            await phone.run("devices.add", device=str(laptop.device))
+            await laptop.run(
+                "devices.join", authority=str(record.authority), sponsor=str(phone.device)
+            )
+            await _until(lambda: _member_of(laptop, record.authority, 2, 2))
+            first = laptop.query("devices.status")
+        # The laptop's process ends; a new one on the same data directory carries on.
+        # Adding a third device under 2-of-2 needs the laptop's share.
+        async with (
+            _agent(tmp_path, "laptop", router) as laptop,
+            _agent(tmp_path, "tablet", router) as tablet,
+        ):
+            assert laptop.authority == record.authority
+            assert laptop.query("devices.status") == first
+            await laptop.run("devices.add", device=str(tablet.device))
+            await tablet.run(
+                "devices.join", authority=str(record.authority), sponsor=str(laptop.device)
+            )
+            for agent in (phone, laptop, tablet):
+                await _until(lambda a=agent: _member_of(a, record.authority, 2, 3))
+            assert tablet.query("devices.status")["group_key"] == record.group_public_key

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from aura_agent.device_identity import AccountRecord, store_account
 from aura_agent.feature import Feature, FeatureHost, JournalReader
+from aura_core.crypto import KeyPackage, from_bytes, to_bytes
 from aura_core.effects import Incoming, Outgoing
-from aura_core.errors import InvalidInput, NotFound
+from aura_core.errors import InvalidEncoding, InvalidInput, NotFound, StorageError
 from aura_core.hashing import kdf
 from aura_core.identifiers import AuthorityId
 from aura_effects import SodiumCrypto
@@ -44,6 +45,7 @@ from aura_features.devices import (
     EnrollmentRequested,
     FactsAdded,
     ShareActivated,
+    ShareErased,
     account_genesis,
     account_keys_by_dkg,
     add_device,
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
 __all__ = ["DEVICES_FEATURE", "CustodyService", "custody_keys", "devices_feature"]
 
 DEVICES_FEATURE = "devices"
+SHARE_SECRET = "agent.custody_share"
+"""This device's current FROST key package (canonical bytes), kept as an encrypted secret."""
 _ENCRYPTION_KDF = "aura.agent.custody.encryption.v1"
 _EVENT_LOG = 256
 
@@ -123,6 +127,7 @@ class CustodyService:
         group_key = bytes(public.verifying_key)
         self._build(authority, group_key=group_key, key_package=packages[1], facts=facts)
         record = AccountRecord(authority, 1, group_key)
+        self._keep_share(packages[1])
         store_account(node.storage, record)
         node.add_facts(record.namespace, list(facts))
         node.attach_account(record, now)
@@ -163,6 +168,38 @@ class CustodyService:
         self._send(manager.propose(change, now))
         return change.hash
 
+    # ------------------------------------------------------------------ persistence
+
+    def _keep_share(self, key_package: KeyPackage | None) -> None:
+        with self._node.storage.transaction() as txn:
+            if key_package is None:
+                txn.delete_secret(SHARE_SECRET)
+            else:
+                txn.put_secret(SHARE_SECRET, to_bytes(key_package))
+
+    def ready(self, now: float) -> None:
+        """The journals are loaded: rebuild the manager of a stored multi-device account."""
+        node = self._node
+        account = node.account
+        if self.manager is not None or account is None:
+            return
+        with node.storage.transaction(readonly=True) as txn:
+            raw = txn.get_secret(SHARE_SECRET)
+        if raw is None:
+            return  # a 1-of-1 account of the plain kind, or this device left the account
+        try:
+            key_package = from_bytes(raw, KeyPackage)
+        except InvalidEncoding as exc:
+            raise StorageError(f"the stored custody share is corrupt: {exc.message}") from None
+        registry = recovery_registry()
+        facts = [f for f in node.book.journal(account.namespace) if registry.knows(f.type_id)]
+        self._build(
+            account.authority,
+            group_key=account.group_public_key,
+            key_package=key_package,
+            facts=facts,
+        )
+
     # ------------------------------------------------------------------ service hooks
 
     def receive(self, source: str, body: bytes, now: float) -> None:
@@ -194,8 +231,12 @@ class CustodyService:
                 self._mirror(event.facts)
             elif isinstance(event, EnrollmentRequested):
                 self._sponsor(event)
-            elif isinstance(event, ShareActivated) and node.account is None:
-                self._joined(event)
+            elif isinstance(event, ShareActivated):
+                self._keep_share(event.key_package)
+                if node.account is None:
+                    self._joined(event)
+            elif isinstance(event, ShareErased) and not manager.is_member:
+                self._keep_share(None)
         del self.events[:-_EVENT_LOG]
 
     def _mirror(self, facts: tuple[Any, ...]) -> None:
