@@ -192,6 +192,7 @@ class ChatService:
         self._acks: dict[tuple[ChannelId, AuthorityId, int], bytes] = {}
         self._ack_due: float | None = None
         self._installed: dict[ChannelId, int] = {}
+        self._swept: dict[ChannelId, int] = {}
         self._opener = HistoryOpener(context)
         self._unopened: dict[tuple[ChannelId, AuthorityId], dict[tuple[int, int], DataFrame]] = {}
         self._unopened_count = 0
@@ -515,8 +516,11 @@ class ChatService:
         if progressed:
             self._refeed(channel, None, now)
             self._flush_queued(channel, now)
-        if installed is None:
+        known_epochs = len(cs.epochs())
+        if installed is None or self._swept.get(channel) == known_epochs:
             return
+        # an epoch became known (perhaps one older than the installed one): open what it holds
+        self._swept[channel] = known_epochs
         keyring = self.amp.keyring(self.context, channel)
         for (sender, epoch, _generation), fid in sorted(cs.frames.items()):
             if fid not in self._bodies and not keyring.retained(epoch):
