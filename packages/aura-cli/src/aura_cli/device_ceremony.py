@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from aura_agent import Agent, HostSecret, MemoryRouter
+from aura_agent import Agent, Feature, HostSecret, MemoryRouter
 from aura_cli.agent_session import require_operation
 from aura_cli.console_output import Output
 from aura_cli.device_home import CliSettings, DeviceHome
@@ -68,8 +68,12 @@ async def create_spread_account(
     output: Output,
     timeout_s: float,
     nickname: str | None = None,
+    features: Sequence[Feature] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Create the devices and their t-of-n account: (the account, each device's summary)."""
+    """Create the devices and their t-of-n account: (the account, each device's summary).
+
+    ``features`` replaces the discovered feature set (hosts and tests that choose them).
+    """
     router = MemoryRouter()
     async with AsyncExitStack() as stack:
         agents: list[Agent] = []
@@ -77,13 +81,13 @@ async def create_spread_account(
             stack.enter_context(home.exclusive())
             home.save_settings(CliSettings(relays))
             config = home.agent_config(relays=relays)
-            agent = Agent(config, unlock(config, secret), transport=router)
+            agent = Agent(config, unlock(config, secret), features=features, transport=router)
             agents.append(await stack.enter_async_context(agent))
         for agent in agents:
             for operation in CEREMONY_OPERATIONS:
                 require_operation(agent, operation)
         first = agents[0]
-        steps = 1 + (len(agents) - 1) + (threshold != 1)
+        steps = len(agents) + 1
         with output.progress("creating the account", total=steps) as step:
             record = await first.run("devices.create_account")
             step.advance()
@@ -98,12 +102,12 @@ async def create_spread_account(
                     timeout_s,
                 )
                 step.advance(description=f"device {number} of {len(agents)} enrolled")
-            if threshold != 1:
+            if first.query("devices.status").get("threshold") != threshold:
                 change = await first.run("devices.set_threshold", threshold=threshold)
                 await _change_settles(
-                    first, change, f"raising the threshold to {threshold}", timeout_s
+                    first, change, f"changing the threshold to {threshold}", timeout_s
                 )
-                step.advance()
+            step.advance()
         if nickname:
             await first.run("profile.set_nickname", nickname=nickname)
         from aura_cli.commands.account_commands import account_summary

@@ -51,6 +51,8 @@ async def init_command(invocation: Invocation) -> CommandResult:
     threshold: int = args.threshold if args.threshold is not None else count // 2 + 1
     if threshold > count:
         raise UsageError(f"threshold {threshold} is more than the {count} devices")
+    if threshold == 1 and count > 1:
+        raise UsageError("a 1-of-n account would let any one device act alone; use -t 2 or more")
     homes = _device_dirs(invocation.home, count, args.device_dir)
     for home in homes:
         if home.initialized:
