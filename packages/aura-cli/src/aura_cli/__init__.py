@@ -16,6 +16,8 @@ import importlib
 from typing import Any
 
 _LOCATIONS = {
+    "CEREMONY_OPERATIONS": "device_ceremony",
+    "create_spread_account": "device_ceremony",
     "ActivityFigures": "agent_activity",
     "CONTROL_SOCKET": "device_home",
     "CliSettings": "device_home",
