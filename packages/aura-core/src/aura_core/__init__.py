@@ -5,7 +5,7 @@ laws, the canonical DAG-CBOR codec with content ids, hashing/KDF/DKD, and
 threshold cryptography (``aura_core.crypto``). Pure code: no OS access.
 """
 
-from aura_core import crypto, dag_cbor, effects
+from aura_core import canonical_fields, crypto, dag_cbor, effects
 from aura_core.content_id import CID, content_id, content_id_of_bytes, verify_content_id
 from aura_core.effect_context import EffectContext, ExecutionMode
 from aura_core.errors import (
