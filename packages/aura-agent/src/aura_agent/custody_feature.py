@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from aura_agent.device_identity import AccountRecord, store_account
 from aura_agent.feature import Feature, FeatureHost, JournalReader
-from aura_core.crypto import KeyPackage, from_bytes, to_bytes
+from aura_core.crypto import KeyPackage, from_bytes, sign_single, to_bytes
+from aura_core.dag_cbor import decode, encode
 from aura_core.effects import Incoming, Outgoing
-from aura_core.errors import InvalidEncoding, InvalidInput, NotFound, StorageError
+from aura_core.errors import InvalidEncoding, InvalidInput, NotFound, StorageError, ValidationError
 from aura_core.hashing import kdf
 from aura_core.identifiers import AuthorityId
 from aura_effects import SodiumCrypto
@@ -53,18 +54,36 @@ from aura_features.devices import (
     custody_fact_types,
     remove_device,
 )
-from aura_features.recovery import RecoveryWatch, recovery_registry
+from aura_features.ed25519_signer import Ed25519Signer
+from aura_features.recovery import (
+    RecoveryCoordinator,
+    RecoveryWatch,
+    guardian_answer_fact_type,
+    recovery_registry,
+)
 
 if TYPE_CHECKING:
     from aura_agent.agent_node import AgentNode
 
-__all__ = ["DEVICES_FEATURE", "CustodyService", "custody_keys", "devices_feature"]
+__all__ = [
+    "DEVICES_FEATURE",
+    "GUARDIAN_FEATURE",
+    "CustodyService",
+    "LocalShareSigner",
+    "custody_keys",
+    "custody_service",
+    "devices_feature",
+]
 
 DEVICES_FEATURE = "devices"
+GUARDIAN_FEATURE = "recovery"
+"""The feature whose service (a guardian) takes messages sent to guardian authorities."""
 SHARE_SECRET = "agent.custody_share"
 """This device's current FROST key package (canonical bytes), kept as an encrypted secret."""
 _ENCRYPTION_KDF = "aura.agent.custody.encryption.v1"
 _EVENT_LOG = 256
+_ROUTE_NOTE = b"\x00route-note\x00"
+_MAX_ROUTES = 64
 
 
 def custody_keys(node: AgentNode, authority: AuthorityId) -> DeviceKeys:
@@ -73,6 +92,28 @@ def custody_keys(node: AgentNode, authority: AuthorityId) -> DeviceKeys:
     signer = identity.signer(authority)
     encryption = kdf(_ENCRYPTION_KDF, identity.root_key + authority.raw, 32)
     return DeviceKeys(identity.device, bytes(signer.signing_key), encryption)
+
+
+class LocalShareSigner:
+    """An :class:`Ed25519Signer` over a 1-of-1 key package (a plain RFC 8032 signature)."""
+
+    def __init__(self, key_package: KeyPackage) -> None:
+        if not key_package.is_single_signer:
+            raise InvalidInput("a local share signs alone only for a 1-of-1 key")
+        self._key = key_package
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._key.verifying_key)
+
+    @property
+    def signer_count(self) -> int:
+        return 1
+
+    def sign(self, message: bytes) -> bytes:
+        if not isinstance(message, bytes):
+            raise InvalidInput(f"message must be bytes, got {type(message).__name__}")
+        return sign_single(self._key, message)
 
 
 class CustodyService:
@@ -87,13 +128,29 @@ class CustodyService:
         """Recent custody events (newest last), for status and tests."""
         self.approve_changes = True
         """Whether this device's witness votes for changes its account's devices propose."""
+        self.watch: RecoveryWatch | None = None
+        self.coordinator: RecoveryCoordinator | None = None
+        self.routes: dict[str, str] = {}
+        """Guardian addresses (``str(authority)``) to the route their agent answers at."""
+        self._addresses: dict[str, str] = {}
+        self._offset = node.time.now().ts_ms / 1000 - node.now
+        """Wall clock minus the node's monotonic clock: the manager's times are wall-clock
+        seconds, so request and approval stamps mean the same on every device."""
 
     # ------------------------------------------------------------------ setup
 
-    def _build(
-        self, authority: AuthorityId, *, group_key: bytes | None = None, **state: Any
+    def build(
+        self,
+        authority: AuthorityId,
+        *,
+        group_key: bytes | None = None,
+        coordinator: RecoveryCoordinator | None = None,
+        **state: Any,
     ) -> DeviceManager:
         random = self._node.random
+        self.watch = None if coordinator is not None else RecoveryWatch()
+        self.coordinator = coordinator
+        extension = coordinator if coordinator is not None else self.watch
         manager = DeviceManager(
             keys=custody_keys(self._node, authority),
             account=authority,
@@ -102,7 +159,7 @@ class CustodyService:
             group_key=group_key,
             registry=recovery_registry(),
             approval=lambda _change: self.approve_changes,
-            extensions=(RecoveryWatch(),),
+            extensions=(extension,),
             **state,
         )
         self.manager = manager
@@ -122,10 +179,10 @@ class CustodyService:
             key_packages=list(packages.values()),
             public_key_package=public,
             rng=node.random,
-            now=now,
+            now=self.wall(now),
         )
         group_key = bytes(public.verifying_key)
-        self._build(authority, group_key=group_key, key_package=packages[1], facts=facts)
+        self.build(authority, group_key=group_key, key_package=packages[1], facts=facts)
         record = AccountRecord(authority, 1, group_key)
         self._keep_share(packages[1])
         store_account(node.storage, record)
@@ -143,8 +200,8 @@ class CustodyService:
             raise InvalidInput("this device already belongs to an account")
         manager = self.manager
         if manager is None or manager.account != authority:
-            manager = self._build(authority)
-        self._send(manager.request_enrollment(sponsor, now))
+            manager = self.build(authority)
+        self.send(manager.request_enrollment(sponsor, self.wall(now)))
 
     # ------------------------------------------------------------------ changes
 
@@ -165,7 +222,8 @@ class CustodyService:
         manager = self.member()
         change = build(manager.view)
         manager.approve(change)
-        self._send(manager.propose(change, now))
+        self.share_routes()
+        self.send(manager.propose(change, self.wall(now)))
         return change.hash
 
     # ------------------------------------------------------------------ persistence
@@ -193,7 +251,7 @@ class CustodyService:
             raise StorageError(f"the stored custody share is corrupt: {exc.message}") from None
         registry = recovery_registry()
         facts = [f for f in node.book.journal(account.namespace) if registry.knows(f.type_id)]
-        self._build(
+        self.build(
             account.authority,
             group_key=account.group_public_key,
             key_package=key_package,
@@ -202,23 +260,94 @@ class CustodyService:
 
     # ------------------------------------------------------------------ service hooks
 
+    @property
+    def node(self) -> AgentNode:
+        return self._node
+
+    def wall(self, now: float) -> float:
+        """The manager's time (wall-clock seconds) at the node's monotonic ``now``."""
+        return now + self._offset
+
+    def route_to(self, address: str, route: str) -> None:
+        """Messages for ``address`` (a guardian authority) go to the agent at ``route``."""
+        self.routes[address] = route
+        self._addresses[route] = address
+
+    def share_routes(self) -> None:
+        """Tell the account's other devices where the guardians' agents answer.
+
+        A device that deals a guardian share or coordinates a change has to
+        reach the guardians too, not only the device that invited them. The
+        note is a frame body starting with a zero byte (custody messages are
+        CBOR maps, which never do).
+        """
+        manager = self.manager
+        epoch = None if manager is None else manager.key_epoch
+        if manager is None or epoch is None or not self.routes:
+            return
+        note = _ROUTE_NOTE + encode({"routes": sorted(self.routes.items())})
+        for member in epoch.devices:
+            if member.profile.address != manager.address:
+                self._node.send_service(DEVICES_FEATURE, member.profile.address, note)
+
+    def _on_note(self, source: str, body: bytes) -> None:
+        manager = self.manager
+        epoch = None if manager is None else manager.key_epoch
+        if epoch is None or source not in {m.profile.address for m in epoch.devices}:
+            raise ValidationError("a route note must come from a device of the account")
+        value = decode(body[len(_ROUTE_NOTE) :], allow_floats=False)
+        if not isinstance(value, dict) or set(value) != {"routes"}:
+            raise InvalidEncoding("a route note is a map with routes")
+        entries = value["routes"]
+        if not isinstance(entries, list) or len(entries) > _MAX_ROUTES:
+            raise InvalidEncoding("a route note lists at most 64 routes")
+        for entry in entries:
+            if (
+                not isinstance(entry, list)
+                or len(entry) != 2
+                or not all(type(x) is str and 0 < len(x) <= 256 for x in entry)
+            ):
+                raise InvalidEncoding("a route entry is [address, route]")
+            self.route_to(entry[0], entry[1])
+
     def receive(self, source: str, body: bytes, now: float) -> None:
         manager = self.manager
         if manager is None:
             raise NotFound("no custody ceremony is under way on this device")
-        self._send(manager.receive(Incoming(source, body), now))
+        if body.startswith(_ROUTE_NOTE):
+            self._on_note(source, body)
+            return
+        source = self._addresses.get(source, source)
+        self.send(manager.receive(Incoming(source, body), self.wall(now)))
 
     def next_timer(self) -> float | None:
-        return None if self.manager is None else self.manager.next_timer()
+        at = None if self.manager is None else self.manager.next_timer()
+        return None if at is None else at - self._offset
 
     def on_timer(self, now: float) -> None:
         if self.manager is not None:
-            self._send(self.manager.on_timer(now))
+            self.send(self.manager.on_timer(self.wall(now)))
 
-    def _send(self, outputs: list[Outgoing]) -> None:
+    def send(self, outputs: list[Outgoing]) -> None:
         for out in outputs:
-            self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+            route = self.routes.get(out.destination)
+            if route is None:
+                self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+            else:  # to a guardian: its agent's recovery service takes it
+                self._node.send_service(GUARDIAN_FEATURE, route, out.payload)
         self._take_events()
+
+    def account_signer(self) -> Ed25519Signer:
+        """The account key, when this device's share alone meets the threshold (1-of-1)."""
+        manager = self.member()
+        epoch = manager.key_epoch
+        assert epoch is not None and manager.key_package is not None
+        if epoch.threshold != 1:
+            raise NotFound(
+                f"the account key needs {epoch.threshold} devices to sign; "
+                "this device holds one share"
+            )
+        return LocalShareSigner(manager.key_package)
 
     def _take_events(self) -> None:
         manager = self.manager
@@ -251,7 +380,7 @@ class CustodyService:
         manager = self.member()
         change = add_device(manager.view, profile, tag=self._node.random.random_bytes(16))
         manager.approve(change)
-        self._send(manager.propose(change, self._node.now))
+        self.send(manager.propose(change, self.wall(self._node.now)))
 
     def _joined(self, event: ShareActivated) -> None:
         manager = self.manager
@@ -284,7 +413,7 @@ class CustodyService:
 # --------------------------------------------------------------------------- feature
 
 
-def _service(host: FeatureHost) -> CustodyService:
+def custody_service(host: FeatureHost) -> CustodyService:
     """The running custody service, installed on first use (a joining device has no account)."""
     node = host.node  # type: ignore[attr-defined]
     service = node.services.get(DEVICES_FEATURE)
@@ -304,29 +433,29 @@ def _existing_or_new(node: AgentNode) -> CustodyService:
 
 
 def _now(host: FeatureHost) -> float:
-    return _service(host)._node.now
+    return custody_service(host).node.now
 
 
 def _create_account(host: FeatureHost, _args: Mapping[str, Any]) -> AccountRecord:
-    return _service(host).create_account(_now(host))
+    return custody_service(host).create_account(_now(host))
 
 
 def _join(host: FeatureHost, args: Mapping[str, Any]) -> None:
     authority = args.get("authority")
     if isinstance(authority, str):
         authority = AuthorityId.parse(authority)
-    _service(host).join(authority, args.get("sponsor"), _now(host))  # type: ignore[arg-type]
+    custody_service(host).join(authority, args.get("sponsor"), _now(host))  # type: ignore[arg-type]
 
 
 def _add(host: FeatureHost, args: Mapping[str, Any]) -> None:
-    _service(host).expect(args.get("device"))  # type: ignore[arg-type]
+    custody_service(host).expect(args.get("device"))  # type: ignore[arg-type]
 
 
 def _remove(host: FeatureHost, args: Mapping[str, Any]) -> bytes:
     identifier = args.get("identifier")
     if type(identifier) is not int:
         raise InvalidInput("devices.remove needs the device's identifier (an int)")
-    service = _service(host)
+    service = custody_service(host)
     return service.propose(
         lambda view: remove_device(view, identifier, tag=host.random.random_bytes(16)), _now(host)
     )
@@ -336,7 +465,7 @@ def _threshold(host: FeatureHost, args: Mapping[str, Any]) -> bytes:
     threshold = args.get("threshold")
     if type(threshold) is not int:
         raise InvalidInput("devices.set_threshold needs threshold (an int)")
-    service = _service(host)
+    service = custody_service(host)
     return service.propose(
         lambda view: change_threshold(view, threshold, tag=host.random.random_bytes(16)),
         _now(host),
@@ -363,7 +492,7 @@ def _outcomes(reader: JournalReader, _args: Mapping[str, Any]) -> tuple[tuple[st
 def devices_feature() -> Feature:
     return Feature(
         name=DEVICES_FEATURE,
-        fact_types=custody_fact_types(),
+        fact_types=(*custody_fact_types(), guardian_answer_fact_type()),
         operation_categories={
             "devices.create_account": "A",
             "devices.join": "B",
