@@ -8,6 +8,7 @@ ceremonies travel as service frames between them through an in-process
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import anyio
 import pytest
@@ -17,6 +18,8 @@ from aura_agent.builtin_features import BUILTIN_FEATURES
 from aura_agent.custody_feature import devices_feature
 from aura_core.crypto import verify_signature
 from aura_core.errors import InvalidInput, NotFound, ValidationError
+from aura_features.invitation import SignedInvite
+from aura_features.rendezvous import run_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +152,34 @@ async def test_a_restarted_device_keeps_its_share_and_takes_part_again(tmp_path)
             for agent in (phone, laptop, tablet):
                 await _until(lambda a=agent: _member_of(a, record.authority, 2, 3))
             assert tablet.query("devices.status")["group_key"] == record.group_public_key
+
+
+async def test_a_one_device_account_of_the_devices_feature_signs_invitations(tmp_path):
+    """With every built-in feature: contacts signs with the 1-of-1 share, also after a restart."""
+    features = [make() for make in BUILTIN_FEATURES] + [devices_feature()]
+    async with anyio.create_task_group() as tg:
+        relay = await tg.start(
+            partial(
+                run_relay,
+                "127.0.0.1",
+                0,
+                tmp_path / "relay.db",
+                relay_key=os.urandom(32),
+                sweep_interval_s=None,
+            )
+        )
+        config = AgentConfig(data_dir=tmp_path / "solo", relays=relay.hints, signal_batch_s=0.0)
+        async with Agent(config, HostSecret.from_key(KEY), features=features) as agent:
+            record = await agent.run("devices.create_account")
+            signer = agent.node.account_signer()
+            assert signer.public_key == record.group_public_key
+            assert verify_signature(record.group_public_key, b"hello", signer.sign(b"hello"))
+            code = await agent.run("contacts.invite", nickname="Alice")
+            invite = SignedInvite.parse(code)  # verifies the signature under the group key
+            assert invite.invite.inviter == record.authority
+            assert invite.invite.inviter_key == record.group_public_key
+        async with Agent(config, HostSecret.from_key(KEY), features=features) as agent:
+            assert agent.authority == record.authority
+            assert agent.node.account_signer().public_key == record.group_public_key
+            assert agent.query("devices.status")["threshold"] == 1
+        tg.cancel_scope.cancel()

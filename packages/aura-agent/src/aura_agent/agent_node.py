@@ -33,6 +33,7 @@ from aura_agent.agent_frame import (
     encode_frame,
 )
 from aura_agent.consensus_service import ConsensusService
+from aura_agent.custody_feature import LocalShareSigner, stored_share_signer
 from aura_agent.device_identity import (
     ACCOUNT_SEED_SECRET,
     AccountRecord,
@@ -280,11 +281,14 @@ class AgentNode:
                 ready(now)
         self._queue([], now)
 
-    def account_signer(self) -> KeySigner:
+    def account_signer(self) -> KeySigner | LocalShareSigner:
         """The account's own key (1-of-1 accounts): what signs invitations and descriptors."""
         with self.storage.transaction(readonly=True) as txn:
             seed = txn.get_secret(ACCOUNT_SEED_SECRET)
         if seed is None:
+            share = stored_share_signer(self.storage)  # a 1-of-1 account of the devices feature
+            if share is not None:
+                return share
             raise NotFound("this device holds no account key of its own (threshold account)")
         return KeySigner(seed)
 

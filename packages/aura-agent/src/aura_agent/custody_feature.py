@@ -32,7 +32,7 @@ from aura_agent.device_identity import AccountRecord, store_account
 from aura_agent.feature import Feature, FeatureHost, JournalReader
 from aura_core.crypto import KeyPackage, from_bytes, sign_single, to_bytes
 from aura_core.dag_cbor import decode, encode
-from aura_core.effects import Incoming, Outgoing
+from aura_core.effects import Incoming, Outgoing, StorageEffects
 from aura_core.errors import InvalidEncoding, InvalidInput, NotFound, StorageError, ValidationError
 from aura_core.hashing import kdf
 from aura_core.identifiers import AuthorityId
@@ -73,6 +73,7 @@ __all__ = [
     "custody_keys",
     "custody_service",
     "devices_feature",
+    "stored_share_signer",
 ]
 
 DEVICES_FEATURE = "devices"
@@ -114,6 +115,19 @@ class LocalShareSigner:
         if not isinstance(message, bytes):
             raise InvalidInput(f"message must be bytes, got {type(message).__name__}")
         return sign_single(self._key, message)
+
+
+def stored_share_signer(storage: StorageEffects) -> LocalShareSigner | None:
+    """The account key from this device's stored share, if that share alone signs (1-of-1)."""
+    with storage.transaction(readonly=True) as txn:
+        raw = txn.get_secret(SHARE_SECRET)
+    if raw is None:
+        return None
+    try:
+        key_package = from_bytes(raw, KeyPackage)
+    except InvalidEncoding as exc:
+        raise StorageError(f"the stored custody share is corrupt: {exc.message}") from None
+    return LocalShareSigner(key_package) if key_package.is_single_signer else None
 
 
 class CustodyService:
