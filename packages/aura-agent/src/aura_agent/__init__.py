@@ -54,6 +54,13 @@ from aura_agent.contacts_feature import (
     ContactView,
     contacts_feature,
 )
+from aura_agent.custody_feature import (
+    DEVICES_FEATURE,
+    GUARDIAN_FEATURE,
+    CustodyService,
+    LocalShareSigner,
+    devices_feature,
+)
 from aura_agent.device_identity import (
     ACCOUNT_SEED_SECRET,
     DEVICE_ROOT_SECRET,
@@ -102,6 +109,7 @@ from aura_agent.profile_feature import (
     ProfileReducer,
     profile_feature,
 )
+from aura_agent.recovery_feature import GuardianService, recovery_feature
 from aura_agent.relay_mail import (
     ROUTE_PREFIX,
     Deposit,
@@ -119,9 +127,11 @@ __all__ = [
     "CONTACTS_FEATURE",
     "DECISIONS_TABLE",
     "DESCRIPTOR_LIFETIME_MS",
+    "DEVICES_FEATURE",
     "DEVICE_ROOT_SECRET",
     "ENTRY_POINT_GROUP",
     "FRAME_VERSION",
+    "GUARDIAN_FEATURE",
     "IDENTITY_TABLE",
     "JOURNALS_TABLE",
     "KEY_BYTES",
@@ -149,6 +159,7 @@ __all__ = [
     "ContactView",
     "ContactsService",
     "ConversationView",
+    "CustodyService",
     "Deposit",
     "DeviceIdentity",
     "DirectLinks",
@@ -159,11 +170,13 @@ __all__ = [
     "FeaturePayload",
     "FrameSink",
     "FrameTransport",
+    "GuardianService",
     "HostSecret",
     "JournalBook",
     "JournalListener",
     "JournalReader",
     "KeyDerivation",
+    "LocalShareSigner",
     "MailboxWatch",
     "MemoryRouter",
     "MessageHandler",
@@ -190,6 +203,7 @@ __all__ = [
     "context_route",
     "create_solo_account",
     "decode_frame",
+    "devices_feature",
     "discover_features",
     "encode_frame",
     "feature_from_entry_point",
@@ -199,6 +213,7 @@ __all__ = [
     "order_features",
     "parse_context_route",
     "profile_feature",
+    "recovery_feature",
     "render_prometheus",
     "serve_metrics",
     "simulator",
