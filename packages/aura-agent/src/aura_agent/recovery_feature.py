@@ -248,7 +248,8 @@ def _seat_guardians(host: FeatureHost, args: Mapping[str, Any]) -> str:
 
 
 def _start(host: FeatureHost, args: Mapping[str, Any]) -> str:
-    """On a new device: ask ``guardians`` ({authority: route}) to restore ``authority``."""
+    """On a new device: ask ``guardians`` ({authority: route}) to restore ``authority``
+    (whose group public key is ``group_key``); returns the recovery id (hex)."""
     custody = custody_service(host)
     node = custody.node
     if node.account is not None or custody.coordinator is not None:
@@ -258,9 +259,9 @@ def _start(host: FeatureHost, args: Mapping[str, Any]) -> str:
     kept = args.get("kept", ())
     if not isinstance(kept, (list, tuple)) or any(type(k) is not int for k in kept):
         raise InvalidInput("kept must list the identifiers of devices the user still holds")
-    group_key = args.get("group_key")
-    if isinstance(group_key, str):
-        group_key = bytes.fromhex(group_key)
+    # Without the expected key the new device cannot check what the guardians vouch
+    # for, and the recovery does not complete: the user gives it with the authority.
+    group_key = _bytes_arg(args, "group_key", 32)
     coordinator = RecoveryCoordinator(
         guardians=addresses,
         threshold=_int_arg(args, "threshold"),
