@@ -121,3 +121,46 @@ async def test_bob_and_carol_restore_alices_account_on_a_new_phone(tmp_path):
                 await new_phone.run("recovery.approve", recovery=recovery)
             with pytest.raises(InvalidInput):
                 await new_phone.run("recovery.start", authority=str(record.authority), guardians={})
+
+
+async def test_a_device_of_the_account_disputes_a_recovery_it_did_not_ask_for(tmp_path):
+    router = MemoryRouter()
+    async with (
+        _agent(tmp_path, "bob", router) as bob,
+        _agent(tmp_path, "carol", router) as carol,
+        _agent(tmp_path, "phone", router) as phone,
+        _agent(tmp_path, "laptop", router) as laptop,
+        _agent(tmp_path, "thief", router) as thief,
+    ):
+        await bob.create_account()
+        await carol.create_account()
+        record = await phone.run("devices.create_account")
+        await _invite(phone, [bob, carol])
+        await _enroll(phone, laptop, record.authority)
+        await phone.run("recovery.seat_guardians", threshold=2, dispute_window_s=2)
+        for device in (phone, laptop):
+            await _until(lambda d=device: len(d.query("recovery.status")["guardians"]) == 2)
+        recovery = await thief.run(
+            "recovery.start",
+            authority=str(record.authority),
+            guardians={str(g.authority): str(g.device) for g in (bob, carol)},
+            threshold=2,
+            kept=[laptop.query("devices.status")["identifier"]],
+            group_key=record.group_public_key.hex(),
+        )
+        # Bob and Carol are fooled; the laptop sees their approvals and objects in time.
+        for guardian in (bob, carol):
+            await _until(lambda g=guardian: g.query("recovery.status")["requests"])
+            await guardian.run("recovery.approve", recovery=recovery)
+        await _until(lambda: recovery in laptop.query("recovery.status")["watched"])
+        await laptop.run("recovery.dispute", recovery=recovery, reason="I still have my devices")
+        await _until(lambda: thief.query("recovery.status")["recovering"]["outcome"] is not None)
+        assert thief.query("recovery.status")["recovering"]["outcome"] != "completed"
+        await anyio.sleep(2.5)  # past the dispute window: nothing is released
+        assert thief.authority is None
+        assert not thief.query("devices.status")["member"]
+        assert len(phone.query("devices.status")["devices"]) == 2
+        with pytest.raises(NotFound):
+            await bob.run("recovery.approve", recovery="00" * 16)
+        with pytest.raises(InvalidInput):
+            await laptop.run("recovery.dispute", recovery="zz")
