@@ -59,7 +59,10 @@ from aura_agent.custody_feature import (
     GUARDIAN_FEATURE,
     CustodyService,
     LocalShareSigner,
+    custody_keys,
+    custody_service,
     devices_feature,
+    stored_share_signer,
 )
 from aura_agent.device_identity import (
     ACCOUNT_SEED_SECRET,
@@ -202,6 +205,8 @@ __all__ = [
     "contacts_feature",
     "context_route",
     "create_solo_account",
+    "custody_keys",
+    "custody_service",
     "decode_frame",
     "devices_feature",
     "discover_features",
@@ -218,4 +223,5 @@ __all__ = [
     "serve_metrics",
     "simulator",
     "store_account",
+    "stored_share_signer",
 ]
