@@ -332,7 +332,10 @@ def run_scenario(demo: Demo) -> None:
         )
         if not checked["valid"]:
             raise StepFailed("Bob could not verify Alice's signature")
-        return f"{signed['threshold']}-of-n signature, verified by Bob with key {signed['public_key'][:16]}…"
+        return (
+            f"signed by {signed['threshold']} of Alice's devices, "
+            f"verified by Bob with key {signed['public_key'][:16]}…"
+        )
 
     demo.step("Alice signs with her account key, Bob verifies ('aura threshold')", signature)
 
