@@ -9,6 +9,8 @@ in [0, L); group elements are :class:`Element` (validated 32-byte encodings).
 * plain Ed25519: :func:`verify_signature`, :func:`sign_single` (1-of-1 keys);
 * keys: :func:`trusted_dealer_keygen`, the DKG (:func:`dkg_round1`,
   :func:`dkg_round2`, :func:`dkg_finalize`), refresh, repair and reshare;
+* threshold key derivation (a secret any signing set re-derives):
+  :func:`derivation_share`, :func:`combine_derivation`, :func:`derive_alone`;
 * canonical DAG-CBOR bytes of all of these: :func:`to_bytes`, :func:`from_bytes`.
 """
 
@@ -80,10 +82,21 @@ from aura_core.crypto.reshare import (
 )
 from aura_core.crypto.serialization import from_bytes, to_bytes
 from aura_core.crypto.shamir import derive_interpolating_value
+from aura_core.crypto.threshold_derivation import (
+    DERIVED_SECRET_BYTES,
+    DerivationShare,
+    combine_derivation,
+    derivation_point,
+    derivation_share,
+    derive_alone,
+    verify_derivation_share,
+)
 from aura_core.crypto.vss import VssCommitment, vss_commit, vss_verify
 
 __all__ = [
+    "DERIVED_SECRET_BYTES",
     "ORDER",
+    "DerivationShare",
     "DkgRound1Package",
     "DkgRound1Secret",
     "DkgRound2Package",
@@ -113,10 +126,14 @@ __all__ = [
     "VssCommitment",
     "aggregate",
     "binding_factor_inputs",
+    "combine_derivation",
     "commit",
     "compute_binding_factors",
     "compute_challenge",
     "compute_group_commitment",
+    "derivation_point",
+    "derivation_share",
+    "derive_alone",
     "derive_interpolating_value",
     "dkg_finalize",
     "dkg_round1",
@@ -138,6 +155,7 @@ __all__ = [
     "sign_single",
     "to_bytes",
     "trusted_dealer_keygen",
+    "verify_derivation_share",
     "verify_proof_of_knowledge",
     "verify_signature",
     "verify_signature_share",
