@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from aura_agent.account_keys import AccountKeys, load_data_key, solo_data_key, store_data_key
 from aura_agent.agent_frame import (
     ConsensusFrame,
     EnvelopeFrame,
@@ -33,9 +34,7 @@ from aura_agent.agent_frame import (
     encode_frame,
 )
 from aura_agent.consensus_service import ConsensusService
-from aura_agent.custody_feature import LocalShareSigner, stored_share_signer
 from aura_agent.device_identity import (
-    ACCOUNT_SEED_SECRET,
     AccountRecord,
     DeviceIdentity,
     load_account,
@@ -59,6 +58,7 @@ from aura_core.errors import (
     InvalidEncoding,
     InvalidInput,
     NotFound,
+    ValidationError,
 )
 from aura_core.hashing import kdf, tagged_hash
 from aura_core.identifiers import AuthorityId, ContextId, DeviceId, Epoch
@@ -233,6 +233,7 @@ class AgentNode:
             config=self.settings.consensus,
         )
         self.services: dict[str, Any] = {}
+        self._keys: AccountKeys | None = None
         """Per-feature services, built once the device has an account (``Feature.service``)."""
         self._deposits: list[Deposit] = []
         self.direct_addresses: dict[ContextId, str] = {}
@@ -267,9 +268,11 @@ class AgentNode:
 
     def _attach(self, now: float, *, load: bool) -> None:
         account = self.require_account()
-        self.guards = self._build_guards(account)
+        keys = self.account_keys()
+        if keys is not None:
+            self.guards = self._build_guards(account, keys)
         for name, feature in self.features.items():
-            if feature.service is not None:
+            if feature.service is not None and (keys is not None or not feature.needs_account_keys):
                 self.services[name] = feature.service(self)
         if load:
             # Services registered their fact types; now the journals can be read back.
@@ -281,16 +284,60 @@ class AgentNode:
                 ready(now)
         self._queue([], now)
 
-    def account_signer(self) -> KeySigner | LocalShareSigner:
-        """The account's own key (1-of-1 accounts): what signs invitations and descriptors."""
-        with self.storage.transaction(readonly=True) as txn:
-            seed = txn.get_secret(ACCOUNT_SEED_SECRET)
-        if seed is None:
-            share = stored_share_signer(self.storage)  # a 1-of-1 account of the devices feature
-            if share is not None:
-                return share
-            raise NotFound("this device holds no account key of its own (threshold account)")
-        return KeySigner(seed)
+    def account_keys(self) -> AccountKeys | None:
+        """The account's shared keys, or ``None`` while this device waits for its data key.
+
+        A device holding the whole account secret (1-of-1) derives the data key
+        itself; a device of a ``t``-of-``n`` account gets it from its siblings'
+        contributions (:mod:`aura_agent.account_key_feature`).
+        """
+        if self._keys is not None:
+            return self._keys
+        account = self.account
+        if account is None:
+            return None
+        key = load_data_key(self.storage)
+        if key is None:
+            key = solo_data_key(self.storage, account.authority, account.group_public_key)
+            if key is None:
+                return None
+            store_data_key(self.storage, key)
+        self._keys = AccountKeys(account.authority, key)
+        return self._keys
+
+    def install_data_key(self, key: bytes, now: float) -> None:
+        """The device just derived its account's data key: start what was waiting for it."""
+        account = self.require_account()
+        if self._keys is not None:
+            if self._keys.data_key != key:
+                raise ValidationError("a different data key for the same account was derived")
+            return
+        store_data_key(self.storage, key)
+        self._keys = keys = AccountKeys(account.authority, key)
+        self.now = now
+        self.guards = self._build_guards(account, keys)
+        waiting = []
+        for name, feature in self.features.items():
+            if feature.service is not None and name not in self.services:
+                self.services[name] = feature.service(self)
+                waiting.append(self.services[name])
+        self.book.load_all()
+        self._load_routes(now)
+        for service in waiting:
+            ready = getattr(service, "ready", None)
+            if ready is not None:
+                ready(now)
+        self._queue([], now)
+
+    def account_signer(self) -> KeySigner:
+        """The account's contact key: what signs invitations, descriptors and envelopes."""
+        keys = self.account_keys()
+        if keys is None:
+            raise NotFound(
+                "this device has no account data key yet: it comes from the account's other "
+                "devices once they are online (or from a recovery)"
+            )
+        return keys.contact_signer()
 
     @property
     def capabilities(self) -> tuple[Capability, ...]:
@@ -300,9 +347,12 @@ class AgentNode:
     def _device_root(self) -> DeviceRootKey:
         return DeviceRootKey.from_seed(kdf(_BISCUIT_ROOT_KDF, self.identity.root_key, 32))
 
-    def _build_guards(self, account: AccountRecord) -> GuardStack:
+    def _build_guards(self, account: AccountRecord, keys: AccountKeys) -> GuardStack:
+        # The device's own tokens are rooted in the account's contact key (derived from the
+        # group secret, held by the account's devices); see aura_agent.account_keys.
+        root = keys.contact_signer().public_key
         authorizer = CapabilityAuthorizer(
-            [TrustedAuthority(account.authority, account.group_public_key, _AUTHORITY_EPOCH)]
+            [TrustedAuthority(account.authority, root, _AUTHORITY_EPOCH)]
         )
         limits = FlowLimits({cap: self.settings.flow_limit for cap in self.capabilities})
         self._authorizer = authorizer
@@ -328,7 +378,7 @@ class AgentNode:
         capabilities = self.capabilities
         statement = Delegation.of(
             authority=account.authority,
-            group_key=account.group_public_key,
+            group_key=signer.public_key,
             device_root=root.public_key,
             epoch=_AUTHORITY_EPOCH,
             capabilities=set(capabilities),

@@ -22,6 +22,7 @@ import attrs
 
 from aura_agent.feature import Feature, FeatureHost, JournalReader, SignalSpec
 from aura_core.errors import AuraError, InvalidInput, NotFound
+from aura_core.hashing import derive_context_key
 from aura_core.identifiers import AuthorityId, ChannelId, ContextId
 from aura_features.chat import (
     CHAT_SEND,
@@ -40,6 +41,8 @@ __all__ = ["CHAT_FEATURE", "ChatLine", "ChatRuntime", "ConversationView", "chat_
 
 CHAT_FEATURE = "chat"
 _TIMER_SLACK_S = 1e-6
+_BOX_PURPOSE = "chat-box"
+"""DKD purpose of a member's chat box key (epoch secrets are sealed to it)."""
 
 
 @attrs.frozen
@@ -80,7 +83,16 @@ class ChatRuntime:
 
     def on_membership(self, context: ContextId, now: float) -> None:
         if context not in self.services:
-            self.services[context] = ChatService(stack=self.node.guards, context=context, now=now)
+            box = derive_context_key(
+                self.node.account_keys().context_root,
+                authority=self.node.guards.authority.raw,
+                context=context.raw,
+                epoch=0,
+                purpose=_BOX_PURPOSE,
+            )
+            self.services[context] = ChatService(
+                stack=self.node.guards, context=context, now=now, box_private=box
+            )
 
     # ------------------------------------------------------------------ the core's hooks
 
@@ -271,5 +283,6 @@ def chat_feature() -> Feature:
         service=ChatRuntime,
         capabilities=(str(CHAT_SEND),),
         requires=("contacts",),
+        needs_account_keys=True,
         description="Direct conversations with contacts: AMP-sealed, guarded, synced.",
     )

@@ -118,6 +118,9 @@ class ContactsService:
         account = node.require_account()
         self.me: AuthorityId = account.authority
         self.signer = node.account_signer()
+        self.context_root: bytes = node.account_keys().context_root
+        """Per-context keys come from the account's data key, so every device (and a
+        recovered one) derives the same mailboxes, seal keys and context identities."""
         self.crypto = SodiumCrypto(node.random)
         self.book: InvitationBook | None = None
         self._waiting: list[tuple[ContextId, Fact]] = []
@@ -161,7 +164,7 @@ class ContactsService:
             )
         book = self._require_book()
         nonce = self.node.random.random_bytes(16)
-        keys = ReplyKeys.derive(self.node.identity.root_key, authority=self.me, nonce=nonce)
+        keys = ReplyKeys.derive(self.context_root, authority=self.me, nonce=nonce)
         signed = book.create(
             InviteKind.CONTACT,
             valid_for_s=valid_for_s,
@@ -263,7 +266,7 @@ class ContactsService:
     # ------------------------------------------------------------------ descriptors and membership
 
     def _keys(self, context: ContextId) -> tuple[ContextIdentity, bytes, MailboxKey]:
-        root = self.node.identity.root_key
+        root = self.context_root
         identity = ContextIdentity.derive(
             root, authority=self.me, context=context, epoch=_CONTEXT_EPOCH
         )
@@ -426,9 +429,7 @@ class ContactsService:
             reply = signed.invite.reply
             if reply is None:
                 continue
-            keys = ReplyKeys.derive(
-                self.node.identity.root_key, authority=self.me, nonce=signed.invite.nonce
-            )
+            keys = ReplyKeys.derive(self.context_root, authority=self.me, nonce=signed.invite.nonce)
             watches.append(
                 MailboxWatch(CONTACTS_FEATURE, keys.mailbox, reply.relays, ("reply", keys))
             )
@@ -575,5 +576,6 @@ def contacts_feature() -> Feature:
         ),
         service=ContactsService,
         requires=("account",),
+        needs_account_keys=True,
         description="Invitations and contacts: relational contexts reached through relays.",
     )

@@ -209,6 +209,9 @@ class Feature:
     """Runs for the agent's lifetime in its task group; cancelled at shutdown."""
     requires: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     """Names of features this one needs loaded first."""
+    needs_account_keys: bool = False
+    """Its service acts for the account (signs, derives per-context keys): the node builds it
+    once the device has the account's data key (:mod:`aura_agent.account_keys`)."""
     description: str = ""
 
     def __attrs_post_init__(self) -> None:

@@ -164,7 +164,11 @@ class ChatService:
         context: ContextId,
         config: ChatConfig | None = None,
         now: float = 0.0,
+        box_private: bytes | None = None,
     ) -> None:
+        """``box_private``: this member's chat box key when the host derives it (so another
+        device of the same account, or a recovered one, opens the same epoch secrets);
+        without it a random key is drawn once and kept in storage."""
         if not isinstance(stack, GuardStack):
             raise InvalidInput("ChatService needs the member's GuardStack")
         if not isinstance(context, ContextId):
@@ -202,7 +206,9 @@ class ChatService:
         self._loading = False
         self.errors: deque[tuple[str, AuraError]] = deque(maxlen=_ERROR_HISTORY)
         """Recent problems the service absorbed (a retry refused by the guard chain...)."""
-        self._box_private = self._box_key()
+        if box_private is not None and (type(box_private) is not bytes or len(box_private) != 32):
+            raise InvalidInput("box_private must be a 32-byte X25519 private key")
+        self._box_private = box_private if box_private is not None else self._box_key()
         self.box_key = box_public_key(self._box_private)
         self._load(now)
 
