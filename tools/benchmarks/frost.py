@@ -14,7 +14,10 @@ Steps, each a median in ms:
   (group commitment, sum, verification of the final signature);
 * ``full_sign``: both rounds for all t signers plus aggregation and
   verification, in one process, computing the group commitment once
-  (``prepare_signing``) as a process holding several shares would.
+  (``prepare_signing``) as a process holding several shares would;
+* ``derive_share`` / ``derive_combine`` (2-of-3 only): one holder's threshold
+  key-derivation contribution with its proof, and checking ``t`` of them and
+  combining (what a device does to get the account's data key).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import os
 from aura_core.crypto import (
     SigningPackage,
     aggregate,
+    combine_derivation,
     commit,
+    derivation_share,
     dkg_finalize,
     dkg_round1,
     dkg_round2,
@@ -104,4 +109,17 @@ def run(quick: bool) -> dict[str, float | int | str]:
             return aggregate(ctx, sig_shares, public)
 
         results[f"full_sign_ms_{label}"] = median_ms(full_sign, repeat=repeat, number=number)
+        if (t, n) == (2, 3):
+            label_bytes = b"aura benchmark derivation"
+            results["derive_share_ms_2of3"] = median_ms(
+                lambda k=keys[0]: derivation_share(k, label_bytes, rng),
+                repeat=repeat,
+                number=number,
+            )
+            contributions = [derivation_share(k, label_bytes, rng) for k in keys]
+            results["derive_combine_ms_2of3"] = median_ms(
+                lambda pub=public, c=contributions: combine_derivation(pub, label_bytes, c),
+                repeat=repeat,
+                number=number,
+            )
     return results
