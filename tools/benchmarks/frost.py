@@ -42,6 +42,7 @@ from benchmarks._timing import median_ms
 
 SIZES = [(2, 3), (7, 10), (67, 100)]
 DKG_SIZES = [(2, 3), (7, 10)]
+DERIVATION_LABEL = b"aura benchmark derivation"
 MESSAGE = b"aura benchmark message: a 64-byte operation binding, roughly...."
 
 GOALS = {
@@ -110,15 +111,14 @@ def run(quick: bool) -> dict[str, float | int | str]:
 
         results[f"full_sign_ms_{label}"] = median_ms(full_sign, repeat=repeat, number=number)
         if (t, n) == (2, 3):
-            label_bytes = b"aura benchmark derivation"
             results["derive_share_ms_2of3"] = median_ms(
-                lambda k=keys[0]: derivation_share(k, label_bytes, rng),
+                lambda k=keys[0]: derivation_share(k, DERIVATION_LABEL, rng),
                 repeat=repeat,
                 number=number,
             )
-            contributions = [derivation_share(k, label_bytes, rng) for k in keys]
+            contributions = [derivation_share(k, DERIVATION_LABEL, rng) for k in keys]
             results["derive_combine_ms_2of3"] = median_ms(
-                lambda pub=public, c=contributions: combine_derivation(pub, label_bytes, c),
+                lambda pub=public, c=contributions: combine_derivation(pub, DERIVATION_LABEL, c),
                 repeat=repeat,
                 number=number,
             )
