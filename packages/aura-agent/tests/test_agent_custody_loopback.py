@@ -89,6 +89,7 @@ async def _listeners(stack: AsyncExitStack, count: int, sinks: dict[int, object]
 def _agent(tmp_path, name, transport):
     config = AgentConfig(data_dir=tmp_path / name, sync_interval_s=0.2, signal_batch_s=0.0)
     features = [f for f in (m() for m in BUILTIN_FEATURES) if f.name not in {"contacts", "chat"}]
+    features = [f for f in features if f.name not in {"devices", "recovery"}]
     features += [devices_feature(), recovery_feature()]
     return Agent(config, HostSecret.from_key(KEY), features=features, transport=transport)
 

@@ -27,6 +27,7 @@ KEY = os.urandom(32)
 def _agent(tmp_path, name, router):
     config = AgentConfig(data_dir=tmp_path / name, sync_interval_s=0.2, signal_batch_s=0.0)
     features = [f for f in (make() for make in BUILTIN_FEATURES) if f.name not in SIGNING]
+    features = [f for f in features if f.name not in {"devices", "recovery"}]
     features += [devices_feature(), recovery_feature()]
     return Agent(config, HostSecret.from_key(KEY), features=features, transport=router)
 

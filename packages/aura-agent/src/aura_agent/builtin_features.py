@@ -5,7 +5,9 @@ the commitment tree; ``journals`` publishes fact counts; ``profile``
 (:mod:`aura_agent.profile_feature`) keeps a device-signed nickname;
 ``contacts`` (:mod:`aura_agent.contacts_feature`) wraps invitations and
 rendezvous; ``chat`` (:mod:`aura_agent.chat_feature`) runs a chat service per
-contact. The commitment tree
+contact; ``devices`` (:mod:`aura_agent.custody_feature`) runs multi-device
+accounts and ``recovery`` (:mod:`aura_agent.recovery_feature`) guardians and
+recovery. The commitment tree
 and flow-budget types are in every registry already (``aura_journal``'s
 built-ins), so ``account`` and ``journals`` add no fact types of their own.
 """
@@ -18,8 +20,10 @@ from typing import Any
 from aura_agent.app.account_view import account_view, journal_counts
 from aura_agent.chat_feature import chat_feature
 from aura_agent.contacts_feature import contacts_feature
+from aura_agent.custody_feature import devices_feature
 from aura_agent.feature import Feature, JournalReader, SignalSpec
 from aura_agent.profile_feature import profile_feature
+from aura_agent.recovery_feature import recovery_feature
 from aura_journal import TREE_GENESIS_TYPE_ID, TREE_OP_TYPE_ID
 
 __all__ = ["BUILTIN_FEATURES", "account_feature", "journals_feature"]
@@ -57,4 +61,6 @@ BUILTIN_FEATURES: tuple[Callable[[], Feature], ...] = (
     profile_feature,
     contacts_feature,
     chat_feature,
+    devices_feature,
+    recovery_feature,
 )

@@ -17,10 +17,17 @@ The service must exist *before* the device has an account (a joining device
 has none yet), so the workflows install it on first use; once there is an
 account, ``Feature.service`` keeps that instance (or builds one on restart).
 
-Limits (see ``docs/devices-and-recovery.md``): the manager's state (share,
-journal) lives for the agent's run only; an account created here has no
-Ed25519 seed, so ``account_signer`` (invitations, descriptors) is unavailable
-for it.
+Without a transport (the ``aura`` CLI and its daemon), frames to a device
+route or a guardian authority travel through the agent's relays in *route
+mailboxes* (:mod:`aura_agent.route_mail`): this service reads the mailbox of
+its own device route and seals frames for device and authority routes.
+
+What a restart needs is stored: the share (a sealed secret), the custody
+facts (mirrored into the account journal), and in the ``agent_custody``
+table the devices the user agreed may enroll, the guardian invitations
+waiting for an answer and the guardian set the user asked for (seated as
+soon as every one of those guardians accepted). A joining or recovering
+device keeps its ceremony in memory: its agent has to run until it is in.
 """
 
 from __future__ import annotations
@@ -30,10 +37,20 @@ from typing import TYPE_CHECKING, Any
 
 from aura_agent.device_identity import AccountRecord, store_account
 from aura_agent.feature import Feature, FeatureHost, JournalReader
+from aura_agent.guardian_invite_signing import COSIGN_PREFIX, GuardianInviteSigning
+from aura_agent.relay_mail import Deposit, MailboxWatch
+from aura_agent.route_mail import open_route_frame, route_kind, route_watch, seal_route_mail
 from aura_core.crypto import KeyPackage, from_bytes, sign_single, to_bytes
 from aura_core.dag_cbor import decode, encode
 from aura_core.effects import Incoming, Outgoing, StorageEffects
-from aura_core.errors import InvalidEncoding, InvalidInput, NotFound, StorageError, ValidationError
+from aura_core.errors import (
+    AuraError,
+    InvalidEncoding,
+    InvalidInput,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
 from aura_core.hashing import kdf
 from aura_core.identifiers import AuthorityId
 from aura_effects import SodiumCrypto
@@ -45,27 +62,33 @@ from aura_features.devices import (
     DeviceMember,
     EnrollmentRequested,
     FactsAdded,
+    GuardianProfile,
     ShareActivated,
     ShareErased,
     account_genesis,
     account_keys_by_dkg,
     add_device,
+    add_guardians,
     change_threshold,
     custody_fact_types,
     remove_device,
 )
 from aura_features.ed25519_signer import Ed25519Signer
+from aura_features.invitation import Invite, SignedInvite
 from aura_features.recovery import (
+    GuardianAnswered,
     RecoveryCoordinator,
     RecoveryWatch,
     guardian_answer_fact_type,
     recovery_registry,
 )
+from aura_features.rendezvous import SealedEnvelope
 
 if TYPE_CHECKING:
     from aura_agent.agent_node import AgentNode
 
 __all__ = [
+    "CUSTODY_TABLE",
     "DEVICES_FEATURE",
     "GUARDIAN_FEATURE",
     "CustodyService",
@@ -85,6 +108,17 @@ _ENCRYPTION_KDF = "aura.agent.custody.encryption.v1"
 _EVENT_LOG = 256
 _ROUTE_NOTE = b"\x00route-note\x00"
 _MAX_ROUTES = 64
+CUSTODY_TABLE = "agent_custody"
+"""Plain custody state a restart needs (rows keyed by kind; see the module docstring)."""
+_EXPECTED = b"expected:"
+_INVITED = b"invited:"
+_PLAN = b"plan"
+
+
+def del_oldest(table: dict[Any, Any], limit: int) -> None:
+    """Drop the oldest entries of an insertion-ordered ``table`` beyond ``limit``."""
+    while len(table) > limit:
+        del table[next(iter(table))]
 
 
 def custody_keys(node: AgentNode, authority: AuthorityId) -> DeviceKeys:
@@ -150,6 +184,17 @@ class CustodyService:
         self._offset = node.time.now().ts_ms / 1000 - node.now
         """Wall clock minus the node's monotonic clock: the manager's times are wall-clock
         seconds, so request and approval stamps mean the same on every device."""
+        self.crypto = SodiumCrypto(node.random)
+        self.guardian_plan: tuple[tuple[str, ...], int, int] | None = None
+        """Guardians the user asked for (addresses), their threshold and dispute window:
+        seated as soon as every one of them accepted."""
+        self.plan_error: str | None = None
+        """Why seating the planned guardians failed, if it did."""
+        self.signing = GuardianInviteSigning(node.random, lambda _invite: self.approve_changes)
+        """Guardian invitations signed with the account's threshold key (with siblings)."""
+        self.unsigned: dict[bytes, str] = {}
+        """Invitations still being signed: invitation id -> guardian address."""
+        self._load_plain()
 
     # ------------------------------------------------------------------ setup
 
@@ -227,10 +272,86 @@ class CustodyService:
 
     def expect(self, route: str) -> None:
         """The user agreed that the device at ``route`` may enroll."""
-        if type(route) is not str or not route:
+        if type(route) is not str or not route or len(route) > 256:
             raise InvalidInput("devices.add needs the new device's route")
         self.member()
         self.expected.add(route)
+        with self._node.storage.transaction() as txn:
+            txn.put(CUSTODY_TABLE, _EXPECTED + route.encode(), b"")
+
+    # ------------------------------------------------------------------ guardians
+
+    def invite(self, invite: Invite, guardian: str) -> None:
+        """Have ``invite`` signed by the account key (with ``t - 1`` siblings), then send it."""
+        manager = self.member()
+        if self.watch is None:
+            raise NotFound("this device is recovering; it cannot invite guardians")
+        outputs, signed = self.signing.begin(manager, invite, guardian)
+        for out in outputs:
+            self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+        if signed is None:
+            self.unsigned[invite.invitation_id.raw] = guardian
+            del_oldest(self.unsigned, _MAX_ROUTES)
+        else:
+            self._send_invitation(signed, guardian)
+
+    def _send_invitation(self, signed: SignedInvite, guardian: str) -> None:
+        """Send a signed guardian invitation and remember it until the guardian answers."""
+        watch = self.watch
+        if watch is None:
+            raise NotFound("this device is recovering; it cannot invite guardians")
+        self.unsigned.pop(signed.invitation_id.raw, None)
+        outputs = watch.invite_guardian(signed, guardian, self.wall(self._node.now))
+        with self._node.storage.transaction() as txn:
+            txn.put(
+                CUSTODY_TABLE,
+                _INVITED + signed.invitation_id.raw,
+                encode([guardian, signed.code()]),
+            )
+        self.send(outputs)
+
+    def plan_guardians(
+        self, guardians: tuple[str, ...], threshold: int, window_s: int, now: float
+    ) -> None:
+        """Seat ``guardians`` (addresses) once every one accepted (now, if they all have)."""
+        if not guardians or len(guardians) > _MAX_ROUTES:
+            raise InvalidInput("name between 1 and 64 guardians")
+        if not 1 <= threshold <= len(guardians):
+            raise InvalidInput(f"a guardian threshold must be between 1 and {len(guardians)}")
+        if type(window_s) is not int or window_s < 0:
+            raise InvalidInput("the dispute window is a whole number of seconds")
+        self.member()
+        self.guardian_plan = (tuple(guardians), threshold, window_s)
+        self.plan_error = None
+        with self._node.storage.transaction() as txn:
+            txn.put(CUSTODY_TABLE, _PLAN, encode([list(guardians), threshold, window_s]))
+        self._maybe_seat(now)
+
+    def _maybe_seat(self, now: float) -> None:
+        plan, watch, manager = self.guardian_plan, self.watch, self.manager
+        if plan is None or watch is None or manager is None or not manager.is_member:
+            return
+        addresses, threshold, window_s = plan
+        accepted: dict[str, GuardianProfile] = {p.address: p for p in watch.accepted_guardians()}
+        if not all(address in accepted for address in addresses):
+            return
+        self.guardian_plan = None
+        with self._node.storage.transaction() as txn:
+            txn.delete(CUSTODY_TABLE, _PLAN)
+        profiles = [accepted[address] for address in addresses]
+        try:
+            self.propose(
+                lambda view: add_guardians(
+                    view,
+                    profiles,
+                    tag=self._node.random.random_bytes(16),
+                    guardian_threshold=threshold,
+                    dispute_window_s=window_s,
+                ),
+                now,
+            )
+        except AuraError as exc:
+            self.plan_error = exc.message
 
     def propose(self, build: Callable[[Any], Any], now: float) -> bytes:
         manager = self.member()
@@ -241,6 +362,53 @@ class CustodyService:
         return change.hash
 
     # ------------------------------------------------------------------ persistence
+
+    def _load_plain(self) -> None:
+        """The devices expected to enroll and the guardian plan, as a previous run left them."""
+        with self._node.storage.transaction(readonly=True) as txn:
+            expected = txn.scan(CUSTODY_TABLE, _EXPECTED)
+            plan = txn.get(CUSTODY_TABLE, _PLAN)
+        for key, _value in expected:
+            self.expected.add(key[len(_EXPECTED) :].decode("utf-8", "replace"))
+        if plan is None:
+            return
+        try:
+            value = decode(plan, allow_floats=False)
+            if (
+                not isinstance(value, list)
+                or len(value) != 3
+                or not isinstance(value[0], list)
+                or not all(type(a) is str for a in value[0])
+                or type(value[1]) is not int
+                or type(value[2]) is not int
+            ):
+                raise InvalidEncoding("a guardian plan is [guardians, threshold, window]")
+        except AuraError as exc:
+            raise StorageError(f"the stored guardian plan is corrupt: {exc.message}") from None
+        self.guardian_plan = (tuple(value[0]), value[1], value[2])
+
+    def _restore_invitations(self, now: float) -> None:
+        """Re-arm the watch with the invitations a previous run sent (answers may still come)."""
+        watch = self.watch
+        if watch is None:
+            return
+        with self._node.storage.transaction(readonly=True) as txn:
+            rows = txn.scan(CUSTODY_TABLE, _INVITED)
+        for key, value in rows:
+            try:
+                guardian, code = decode(value, allow_floats=False)
+                if type(guardian) is not str or type(code) is not str:
+                    raise InvalidEncoding("an invitation row is [guardian, code]")
+                watch.invite_guardian(SignedInvite.parse(code), guardian, self.wall(now))
+            except (AuraError, TypeError, ValueError):
+                # Corrupt, or signed under a key the account no longer has: it cannot be
+                # answered any more, so it is dropped rather than kept failing.
+                with self._node.storage.transaction() as txn:
+                    txn.delete(CUSTODY_TABLE, key)
+
+    def _forget_invitation(self, invitation: bytes) -> None:
+        with self._node.storage.transaction() as txn:
+            txn.delete(CUSTODY_TABLE, _INVITED + invitation)
 
     def _keep_share(self, key_package: KeyPackage | None) -> None:
         with self._node.storage.transaction() as txn:
@@ -271,6 +439,8 @@ class CustodyService:
             key_package=key_package,
             facts=facts,
         )
+        self._restore_invitations(now)
+        self._maybe_seat(now)
 
     # ------------------------------------------------------------------ service hooks
 
@@ -331,6 +501,13 @@ class CustodyService:
         if body.startswith(_ROUTE_NOTE):
             self._on_note(source, body)
             return
+        if body.startswith(COSIGN_PREFIX):
+            replies, done = self.signing.receive(manager, source, body, self._node.time.now().ts_ms)
+            for out in replies:
+                self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+            for signed, guardian in done:
+                self._send_invitation(signed, guardian)
+            return
         source = self._addresses.get(source, source)
         self.send(manager.receive(Incoming(source, body), self.wall(now)))
 
@@ -344,12 +521,42 @@ class CustodyService:
 
     def send(self, outputs: list[Outgoing]) -> None:
         for out in outputs:
-            route = self.routes.get(out.destination)
+            destination = out.destination
+            route = self.routes.get(destination)
+            if route is None and route_kind(destination) == "authority":
+                route = destination  # a guardian read at its own authority's route mailbox
             if route is None:
-                self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+                self._node.send_service(DEVICES_FEATURE, destination, out.payload)
             else:  # to a guardian: its agent's recovery service takes it
                 self._node.send_service(GUARDIAN_FEATURE, route, out.payload)
         self._take_events()
+
+    # ------------------------------------------------------------------ relays
+
+    def mailboxes(self) -> list[MailboxWatch]:
+        """The mailbox of this device's own route, on the agent's relays."""
+        relays = self._node.settings.relays
+        if not relays or route_kind(self._node.route) != "device":
+            return []
+        return [route_watch(DEVICES_FEATURE, self._node.route, relays)]
+
+    def open_mail(self, watch: MailboxWatch, envelope: SealedEnvelope, now: float) -> None:
+        letter = open_route_frame(self.crypto, watch, envelope, frozenset({DEVICES_FEATURE}))
+        self._node.deliver(letter.source, letter.frame, now)
+
+    def seal_route(self, route: str, frame: bytes) -> Deposit | None:
+        """Frames for a device or guardian route go to that route's mailbox on our relays."""
+        node = self._node
+        relays = node.settings.relays
+        if not relays or route_kind(route) is None or route_kind(node.route) != "device":
+            return None
+        guardian = node.services.get(GUARDIAN_FEATURE)
+        claims = getattr(guardian, "claims", None)
+        if claims is not None and claims(frame):
+            return None  # a guardian's answer: sent from the guardian's own route
+        return seal_route_mail(
+            self.crypto, route=route, source=node.route, frame=frame, relays=relays
+        )
 
     def account_signer(self) -> Ed25519Signer:
         """The account key, when this device's share alone meets the threshold (1-of-1)."""
@@ -368,9 +575,13 @@ class CustodyService:
         if manager is None:
             return
         node = self._node
+        answered = False
         for event in manager.take_events():
             self.events.append(event)
-            if isinstance(event, FactsAdded) and node.account is not None:
+            if isinstance(event, GuardianAnswered):
+                self._forget_invitation(event.response.invitation)
+                answered = True
+            elif isinstance(event, FactsAdded) and node.account is not None:
                 self._mirror(event.facts)
             elif isinstance(event, EnrollmentRequested):
                 self._sponsor(event)
@@ -381,6 +592,8 @@ class CustodyService:
             elif isinstance(event, ShareErased) and not manager.is_member:
                 self._keep_share(None)
         del self.events[:-_EVENT_LOG]
+        if answered:
+            self._maybe_seat(node.now)
 
     def _mirror(self, facts: tuple[Any, ...]) -> None:
         account = self._node.require_account()
@@ -391,6 +604,8 @@ class CustodyService:
         if profile.address not in self.expected:
             return  # nobody said this device may join
         self.expected.discard(profile.address)
+        with self._node.storage.transaction() as txn:
+            txn.delete(CUSTODY_TABLE, _EXPECTED + profile.address.encode())
         manager = self.member()
         change = add_device(manager.view, profile, tag=self._node.random.random_bytes(16))
         manager.approve(change)
