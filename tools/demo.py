@@ -187,11 +187,11 @@ class Demo:
             time.sleep(0.3)
         return time.monotonic() - started
 
-    def daemon(self, person: str, device: str) -> None:
+    def daemon(self, person: str, device: str, *extra: str) -> None:
         """Start ``aura sync daemon`` on ``device``: from now on its commands run in it."""
         ready = self.root / f"{device}.ready"
         self.daemons[device] = self.start(
-            person, "sync", "daemon", "--data-dir", str(self.home(device)), ready_file=ready
+            person, "sync", "daemon", "--data-dir", str(self.home(device)), *extra, ready_file=ready
         )
 
     def history(self, person: str, device: str, contact: str) -> list[dict[str, Any]]:
@@ -340,32 +340,80 @@ def run_scenario(demo: Demo) -> None:
     demo.step("Alice signs with her account key, Bob verifies ('aura threshold')", signature)
 
     def guardians() -> str:
+        demo.skip_unless(
+            facts.get("alice_devices", 1) > 1,
+            "seating guardians is a change decided by consensus among Alice's devices",
+        )
+        # Contacts are named by nickname once they exist; authority ids work regardless.
+        contacts_ok = any(
+            s["step"].startswith("contacts") and s["outcome"] == "ok" for s in demo.steps
+        )
+        names = (
+            ["Bob", "Carol"] if contacts_ok else [facts[p]["authority"] for p in ("bob", "carol")]
+        )
         demo.aura(
             "alice",
             "alice-1",
             "recovery",
             "guardians",
             "--set",
-            "Bob",
+            names[0],
             "--set",
-            "Carol",
+            names[1],
             "--threshold",
             "2",
+            "--dispute-window",
+            "2",
         )
+        for person in ("bob", "carol"):
+            demo.wait_until(
+                lambda p=person: demo.aura(p, p, "recovery", "status")["invitations"],
+                f"the invitation reaching {person.title()}",
+            )
+            demo.aura(person, person, "recovery", "accept")
         seconds = demo.wait_until(
             lambda: len(demo.aura("alice", "alice-1", "recovery", "guardians")["guardians"]) == 2,
             "guardians being seated",
         )
-        return f"Bob and Carol hold guardian shares (2 of 2 needed) after {seconds:.1f} s"
+        for person in ("bob", "carol"):
+            demo.wait_until(
+                lambda p=person: (
+                    facts["alice"]["authority"] in demo.aura(p, p, "recovery", "status")["wards"]
+                ),
+                f"{person.title()} holding a guardian share",
+            )
+        return (
+            f"invitation signed by 2 of Alice's devices; Bob and Carol accepted and hold "
+            f"guardian shares (2 needed) after {seconds:.1f} s"
+        )
 
-    have_guardians = demo.step("Bob and Carol become Alice's guardians", guardians)
+    have_guardians = demo.step(
+        "Bob and Carol become Alice's guardians ('aura recovery guardians' / 'accept')", guardians
+    )
 
     def recovery() -> str:
         demo.skip_unless(have_guardians, "no guardians were seated")
-        lost = "alice-3" if "alice-3" in demo.daemons else "alice-1"
+        authority = facts["alice"]["authority"]
+        members = demo.aura("alice", "alice-1", "device", "list")["members"]
+        lost = "alice-3"
+        lost_device = demo.aura("alice", lost, "status")["device"]
+        kept = [str(m["identifier"]) for m in members if m["device"] != lost_device]
         demo.stop(demo.daemons.pop(lost))  # that device is lost
-        started = demo.aura("alice", "alice-new", "recovery", "start", facts["alice"]["authority"])
-        request = started["result"]
+        demo.daemon("alice", "alice-new", "--new-device")
+        keep_args = [arg for identifier in kept for arg in ("--keep", identifier)]
+        started = demo.aura(
+            "alice",
+            "alice-new",
+            "recovery",
+            "start",
+            authority,
+            "--guardian",
+            facts["bob"]["authority"],
+            "--guardian",
+            facts["carol"]["authority"],
+            *keep_args,
+        )
+        request = started["recovery"]
         for guardian in ("bob", "carol"):
             demo.wait_until(
                 lambda g=guardian: any(
@@ -376,13 +424,16 @@ def run_scenario(demo: Demo) -> None:
             )
             demo.aura(guardian, guardian, "recovery", "approve", request)
         seconds = demo.wait_until(
-            lambda: (
-                demo.aura("alice", "alice-new", "status")["authority"]
-                == facts["alice"]["authority"]
-            ),
+            lambda: demo.aura("alice", "alice-new", "status")["authority"] == authority,
             "the recovery completing",
         )
-        return f"a new device holds a share of the same account after {seconds:.1f} s"
+        devices = demo.aura("alice", "alice-new", "device", "list")["devices"]
+        if lost_device in devices or len(devices) != 3:
+            raise StepFailed(f"after the recovery the account has devices {devices}")
+        return (
+            f"2 guardian approvals; the new device holds a share of the same key "
+            f"{seconds:.1f} s after the second one (lost device removed)"
+        )
 
     recovered = demo.step("Alice loses a device; Bob + Carol restore her on a new one", recovery)
 

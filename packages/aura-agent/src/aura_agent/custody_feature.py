@@ -35,9 +35,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aura_agent.account_cosigning import COSIGN_PREFIX, AccountCosigning, Signed
 from aura_agent.device_identity import AccountRecord, store_account
 from aura_agent.feature import Feature, FeatureHost, JournalReader
-from aura_agent.guardian_invite_signing import COSIGN_PREFIX, GuardianInviteSigning
 from aura_agent.relay_mail import Deposit, MailboxWatch
 from aura_agent.route_mail import open_route_frame, route_kind, route_watch, seal_route_mail
 from aura_core.crypto import KeyPackage, from_bytes, sign_single, to_bytes
@@ -190,8 +190,10 @@ class CustodyService:
         seated as soon as every one of them accepted."""
         self.plan_error: str | None = None
         """Why seating the planned guardians failed, if it did."""
-        self.signing = GuardianInviteSigning(node.random, lambda _invite: self.approve_changes)
-        """Guardian invitations signed with the account's threshold key (with siblings)."""
+        self.signing = AccountCosigning(node.random, lambda _subject: self.approve_changes)
+        """Invitations and statements signed with the account's threshold key (with siblings)."""
+        self.signatures: dict[bytes, bytes] = {}
+        """Statements signed (session id -> signature), newest last."""
         self.unsigned: dict[bytes, str] = {}
         """Invitations still being signed: invitation id -> guardian address."""
         self._load_plain()
@@ -286,14 +288,32 @@ class CustodyService:
         manager = self.member()
         if self.watch is None:
             raise NotFound("this device is recovering; it cannot invite guardians")
-        outputs, signed = self.signing.begin(manager, invite, guardian)
+        _session, outputs, signed = self.signing.begin(manager, invite, guardian)
         for out in outputs:
             self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
         if signed is None:
             self.unsigned[invite.invitation_id.raw] = guardian
             del_oldest(self.unsigned, _MAX_ROUTES)
         else:
-            self._send_invitation(signed, guardian)
+            self._signed(signed)
+
+    def sign_statement(self, text: bytes) -> bytes:
+        """Start signing ``text`` with the account key; returns the session id to ask about."""
+        session, outputs, signed = self.signing.begin(self.member(), text)
+        for out in outputs:
+            self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
+        if signed is not None:
+            self._signed(signed)
+        return session
+
+    def _signed(self, done: Signed) -> None:
+        if isinstance(done.subject, Invite):
+            signed = SignedInvite(done.subject, done.signature)
+            signed.verify()
+            self._send_invitation(signed, done.note)
+        else:
+            self.signatures[done.session] = done.signature
+            del_oldest(self.signatures, _MAX_ROUTES)
 
     def _send_invitation(self, signed: SignedInvite, guardian: str) -> None:
         """Send a signed guardian invitation and remember it until the guardian answers."""
@@ -505,8 +525,8 @@ class CustodyService:
             replies, done = self.signing.receive(manager, source, body, self._node.time.now().ts_ms)
             for out in replies:
                 self._node.send_service(DEVICES_FEATURE, out.destination, out.payload)
-            for signed, guardian in done:
-                self._send_invitation(signed, guardian)
+            for finished in done:
+                self._signed(finished)
             return
         source = self._addresses.get(source, source)
         self.send(manager.receive(Incoming(source, body), self.wall(now)))
@@ -701,6 +721,30 @@ def _threshold(host: FeatureHost, args: Mapping[str, Any]) -> bytes:
     )
 
 
+def _sign(host: FeatureHost, args: Mapping[str, Any]) -> str:
+    """Sign a statement with the account key (``t`` devices take part); returns the request id."""
+    text = args.get("message")
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    if type(text) is not bytes:
+        raise InvalidInput("devices.sign needs the message (bytes or str)")
+    return custody_service(host).sign_statement(text).hex()
+
+
+def _signature(reader: JournalReader, args: Mapping[str, Any]) -> str | None:
+    """The signature (hex) of a statement signed with ``devices.sign``, once it is done."""
+    request = args.get("request")
+    try:
+        session = bytes.fromhex(request) if type(request) is str else None
+    except ValueError:
+        session = None
+    if session is None or len(session) != 16:
+        raise InvalidInput("devices.signature needs the request id (32 hex digits)")
+    service = _reading(reader)
+    signature = None if service is None else service.signatures.get(session)
+    return None if signature is None else signature.hex()
+
+
 def _status(reader: JournalReader, _args: Mapping[str, Any]) -> dict[str, Any]:
     service = _reading(reader)
     return {"member": False} if service is None else service.summary()
@@ -728,6 +772,7 @@ def devices_feature() -> Feature:
             "devices.add": "A",
             "devices.remove": "C",
             "devices.set_threshold": "C",
+            "devices.sign": "B",
         },
         workflows={
             "devices.create_account": _create_account,
@@ -735,8 +780,13 @@ def devices_feature() -> Feature:
             "devices.add": _add,
             "devices.remove": _remove,
             "devices.set_threshold": _threshold,
+            "devices.sign": _sign,
         },
-        queries={"devices.status": _status, "devices.outcomes": _outcomes},
+        queries={
+            "devices.status": _status,
+            "devices.outcomes": _outcomes,
+            "devices.signature": _signature,
+        },
         service=_existing_or_new,
         description="Multi-device accounts: enrollment, removal and threshold under consensus.",
     )

@@ -535,6 +535,10 @@ def _status(reader: JournalReader, _args: Mapping[str, Any]) -> dict[str, Any]:
             )
             result["guardian_threshold"] = None if guardian_set is None else guardian_set.threshold
             result["accepted"] = tuple(str(p.authority) for p in custody.watch.accepted_guardians())
+            plan = custody.guardian_plan
+            result["planned"] = () if plan is None else plan[0]
+            result["plan_error"] = custody.plan_error
+            result["signing"] = tuple(i.hex() for i in custody.unsigned)
             result["watched"] = tuple(r.recovery_id.hex() for r in custody.watch.watched)
     guardian = reader.service(GUARDIAN_FEATURE)
     if isinstance(guardian, GuardianService):

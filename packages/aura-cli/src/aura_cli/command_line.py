@@ -102,6 +102,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _add_account_commands(commands: _Commands) -> None:
     init = commands.add(
         "init",
@@ -183,19 +193,34 @@ def _add_social_commands(commands: _Commands) -> None:
 def _add_recovery_commands(commands: _Commands) -> None:
     recovery = commands.group("recovery", "guardians and account recovery")
     guardians = recovery.add(
-        "guardians", "recovery_commands:guardians_command", "show or set the account's guardians"
+        "guardians", "recovery_commands:guardians_command", "show or choose the account's guardians"
     )
     guardians.add_argument(
         "--set",
         dest="guardians",
-        metavar="CONTACT",
+        metavar="GUARDIAN",
         action="append",
         default=None,
-        help="make this contact a guardian (repeatable; replaces the set)",
+        help="invite this guardian: a contact's nickname or an authority id (repeatable); "
+        "the set is seated once every one accepted",
     )
     guardians.add_argument(
         "--threshold", type=_positive_int, help="guardian approvals needed to recover"
     )
+    guardians.add_argument(
+        "--dispute-window",
+        type=_non_negative_int,
+        metavar="SECONDS",
+        default=86400,
+        help="how long devices of the account may dispute a recovery (default one day)",
+    )
+    for name, verb in (("accept", "accept"), ("decline", "decline")):
+        answer = recovery.add(
+            name,
+            f"recovery_commands:{name}_command",
+            f"as a guardian: {verb} an invitation to guard an account",
+        )
+        answer.add_argument("id", nargs="?", help="invitation id (default: the only one waiting)")
     start = recovery.add(
         "start", "recovery_commands:start_command", "on a new device: ask guardians to restore"
     )
@@ -203,18 +228,43 @@ def _add_recovery_commands(commands: _Commands) -> None:
     start.add_argument(
         "--guardian",
         dest="guardians",
-        metavar="HINT",
+        metavar="AUTHORITY",
         action="append",
         default=[],
-        help="a guardian's contact code to reach them (repeatable)",
+        help="a guardian's authority id (repeatable)",
     )
-    approve = recovery.add(
-        "approve", "recovery_commands:approve_command", "as a guardian: approve a recovery"
+    start.add_argument(
+        "--keep",
+        metavar="IDENTIFIER",
+        type=_positive_int,
+        action="append",
+        default=[],
+        help="a device you still hold, by its identifier ('aura device list') (repeatable)",
     )
-    approve.add_argument("request", help="recovery request id (from 'recovery status')")
-    recovery.add("status", "recovery_commands:status_command", "recoveries in progress")
+    start.add_argument(
+        "--threshold",
+        type=_positive_int,
+        help="devices needed to sign afterwards (default: majority)",
+    )
+    start.add_argument(
+        "--group-key",
+        metavar="HEX",
+        help="the account's public key (64 hex digits); default: the key the guardians vouch for",
+    )
+    for name, verb in (("approve", "approve"), ("deny", "deny")):
+        answer = recovery.add(
+            name, f"recovery_commands:{name}_command", f"as a guardian: {verb} a recovery request"
+        )
+        answer.add_argument(
+            "id", nargs="?", help="recovery request id (default: the only one waiting)"
+        )
+    recovery.add(
+        "status", "recovery_commands:status_command", "recoveries and invitations in progress"
+    )
     dispute = recovery.add(
-        "dispute", "recovery_commands:dispute_command", "on a kept device: stop a recovery"
+        "dispute",
+        "recovery_commands:dispute_command",
+        "on a device of the account: stop a recovery",
     )
     dispute.add_argument("request", help="recovery request id")
 
@@ -238,6 +288,11 @@ def _add_network_commands(commands: _Commands) -> None:
     daemon = sync.add("daemon", "sync_commands:daemon_command", "keep syncing until stopped")
     daemon.add_argument(
         "--ready-file", metavar="FILE", help="write this device's id here once running"
+    )
+    daemon.add_argument(
+        "--new-device",
+        action="store_true",
+        help="create this device if the directory holds none (a device about to join or recover)",
     )
     daemon.add_argument(
         "--listen",

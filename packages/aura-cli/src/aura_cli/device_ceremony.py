@@ -107,6 +107,14 @@ async def create_spread_account(
                 await _change_settles(
                     first, change, f"changing the threshold to {threshold}", timeout_s
                 )
+            # Every device applies the completed change on its own; wait until all have.
+            await _until(
+                lambda: all(
+                    a.query("devices.status").get("threshold") == threshold for a in agents
+                ),
+                f"every device taking the threshold {threshold}",
+                timeout_s,
+            )
             step.advance()
         if nickname:
             await first.run("profile.set_nickname", nickname=nickname)

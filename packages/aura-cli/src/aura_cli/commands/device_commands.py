@@ -29,16 +29,22 @@ _QUIET_S = 0.5
 async def list_command(invocation: Invocation) -> CommandResult:
     async with running_agent(invocation) as agent:
         summary = account_summary(agent)
+        custody = agent.query("devices.status") if "devices" in agent.features else {}
+    identifiers = {route: int(i) for i, route in custody.get("devices", ())}
     this = summary["device"]
-    rows = [(d, "device", "this device" if d == this else "") for d in summary["devices"]]
-    rows += [(g, "guardian", "") for g in summary["guardians"]]
+    rows = [
+        (d, "device", identifiers.get(d, ""), "this device" if d == this else "")
+        for d in summary["devices"]
+    ]
+    rows += [(g, "guardian", "", "") for g in summary["guardians"]]
     view = rows_table(
         f"{summary['authority']} — {summary['threshold']}-of-{len(summary['devices'])}",
-        ("id", "role", ""),
+        ("id", "role", "identifier", ""),
         rows,
         empty="no account yet",
     )
-    return CommandResult(summary, view)
+    members = [{"identifier": i, "device": route} for route, i in identifiers.items()]
+    return CommandResult({**summary, "members": members}, view)
 
 
 async def _settled(agent: Agent, invocation: Invocation) -> dict[str, Any]:

@@ -66,7 +66,9 @@ async def daemon_command(invocation: Invocation) -> CommandResult:
     home = invocation.home
     listen = invocation.option("listen")
     async with (
-        running_agent(invocation, listen=listen) as agent,
+        running_agent(
+            invocation, listen=listen, create=bool(invocation.option("new_device"))
+        ) as agent,
         anyio.create_task_group() as tg,
     ):
         device = str(agent.device)

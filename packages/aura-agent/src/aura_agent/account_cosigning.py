@@ -1,19 +1,22 @@
-"""Guardian invitations signed by a t-of-n account key: a FROST round among the devices.
+"""Signatures by a t-of-n account key: a FROST round among the account's devices.
 
-A guardian learns the account's group key from the invitation, so the
-invitation must be signed by that key itself, and in a ``t``-of-``n``
-account no device holds it. The device that invites runs RFC 9591 FROST
-with ``t - 1`` siblings: it asks every other device of the account to
-commit, builds the signing package from the first ``t`` commitments
-(its own included), collects the signature shares and aggregates them.
+Some things must be signed by the account's group key itself, which no
+device of a ``t``-of-``n`` account holds: a guardian invitation (the
+guardian learns the group key from it) and a statement the user signs with
+``aura threshold sign``. The device that signs runs RFC 9591 FROST with
+``t - 1`` siblings: it asks every other device of the account to commit,
+builds the signing package from the first ``t`` commitments (its own
+included), collects the signature shares and aggregates them.
 
-A sibling signs only what it checks itself: a ``guardian`` invitation of
-*this* account, naming the group key, not expired, coming from a device of
-the account, and only if its policy approves. It never signs anything else,
-so holding one device still does not let anyone sign arbitrary messages as
-the account. Nonces are used once and dropped; at most a few sessions are
-kept. The messages travel as ``devices`` service frames that begin with a
-zero byte (custody messages are CBOR maps, which never do).
+A sibling signs only what it can check and its policy approves, and only two
+shapes of message: a ``guardian`` invitation of *this* account naming the
+group key and not expired, or a *statement*, which is signed as
+``STATEMENT_DOMAIN || text``. The domain prefix keeps a statement from ever
+being the signing message of a fact, an invitation or anything else the
+account key signs, so holding one device does not let anyone forge those.
+Nonces are used once and dropped; at most a few sessions are kept. The
+messages travel as ``devices`` service frames that begin with a zero byte
+(custody messages are CBOR maps, which never do).
 """
 
 from __future__ import annotations
@@ -37,29 +40,59 @@ from aura_core.crypto import (
 )
 from aura_core.dag_cbor import decode, encode
 from aura_core.effects import Outgoing, RandomEffects
-from aura_core.errors import AuraError, InvalidEncoding, NotFound, ValidationError
+from aura_core.errors import AuraError, InvalidEncoding, InvalidInput, NotFound, ValidationError
 from aura_features.devices import DeviceManager
-from aura_features.invitation import Invite, InviteKind, SignedInvite
+from aura_features.invitation import Invite, InviteKind
 
-__all__ = ["COSIGN_PREFIX", "GuardianInviteSigning"]
+__all__ = [
+    "COSIGN_PREFIX",
+    "STATEMENT_DOMAIN",
+    "AccountCosigning",
+    "Signed",
+    "statement_message",
+]
 
-COSIGN_PREFIX = b"\x00cosign-invite\x00"
+COSIGN_PREFIX = b"\x00cosign\x00"
+STATEMENT_DOMAIN = b"AURA_ACCOUNT_STATEMENT_V1\x00"
+"""What every statement signed with the account key starts with (see the module docstring)."""
 _MAX_SESSIONS = 8
-_KINDS = {"ask": "invite", "commit": "c", "package": "p", "share": "s"}
+_MAX_STATEMENT = 64 * 1024
+_KINDS = {"ask": "invite", "say": "text", "commit": "c", "package": "p", "share": "s"}
+
+
+def statement_message(text: bytes) -> bytes:
+    """The bytes the account key signs for the statement ``text``."""
+    if type(text) is not bytes or len(text) > _MAX_STATEMENT:
+        raise InvalidInput(f"a statement is bytes of at most {_MAX_STATEMENT}")
+    return STATEMENT_DOMAIN + text
 
 
 @attrs.frozen
 class _Ask:
-    invite: Invite
+    message: bytes
     coordinator: str
 
 
-class _Session:
-    """The inviting device's side of one signing."""
+@attrs.frozen
+class Signed:
+    """A finished signing: the session, what was signed (an invite or a statement), the signature."""
 
-    def __init__(self, invite: Invite, guardian: str, nonces: SigningNonces, me: int) -> None:
-        self.invite = invite
-        self.guardian = guardian
+    session: bytes
+    subject: Invite | bytes
+    note: str
+    """For an invitation, the guardian to send it to; empty for a statement."""
+    signature: bytes
+
+
+class _Session:
+    """The signing device's side of one signing."""
+
+    def __init__(self, subject: Invite | bytes, note: str, nonces: SigningNonces, me: int) -> None:
+        self.subject = subject
+        self.message = (
+            subject.signing_message() if isinstance(subject, Invite) else statement_message(subject)
+        )
+        self.note = note
         self.nonces = nonces
         self.commitments: dict[int, SigningCommitments] = {me: nonces.commitments}
         self.package: SigningPackage | None = None
@@ -84,10 +117,10 @@ def _parse(body: bytes) -> tuple[str, bytes, bytes]:
     return kind, session, payload
 
 
-class GuardianInviteSigning:
-    """Both sides of signing guardian invitations with the account's threshold key."""
+class AccountCosigning:
+    """Both sides of signing invitations and statements with the account's threshold key."""
 
-    def __init__(self, rng: RandomEffects, approve: Callable[[Invite], bool]) -> None:
+    def __init__(self, rng: RandomEffects, approve: Callable[[Invite | bytes], bool]) -> None:
         self._rng = rng
         self._approve = approve
         self._mine: dict[bytes, _Session] = {}
@@ -96,31 +129,39 @@ class GuardianInviteSigning:
     # ------------------------------------------------------------------ inviting device
 
     def begin(
-        self, manager: DeviceManager, invite: Invite, guardian: str
-    ) -> tuple[list[Outgoing], SignedInvite | None]:
-        """Start signing ``invite``: the signed invite at once (1-of-1) or messages to siblings."""
+        self, manager: DeviceManager, subject: Invite | bytes, note: str = ""
+    ) -> tuple[bytes, list[Outgoing], Signed | None]:
+        """Start signing ``subject`` (an invitation or a statement's text).
+
+        Returns the session id, messages for the siblings, and the result at
+        once when this device's share signs alone (1-of-1).
+        """
         epoch, key = manager.key_epoch, manager.key_package
         if epoch is None or key is None or manager.identifier is None:
             raise NotFound("this device holds no share of the account key")
-        if invite.inviter_key != manager.group_key:
-            raise ValidationError("the invitation must name the account's group key")
-        if key.is_single_signer:
-            return [], SignedInvite(invite, sign_single(key, invite.signing_message()))
-        nonces, _commitments = commit(key, self._rng)
+        if isinstance(subject, Invite):
+            if subject.inviter_key != manager.group_key:
+                raise ValidationError("the invitation must name the account's group key")
+            kind, payload, message = "ask", subject.encode(), subject.signing_message()
+        else:
+            kind, payload, message = "say", subject, statement_message(subject)
         session = self._rng.random_bytes(16)
-        self._mine[session] = _Session(invite, guardian, nonces, manager.identifier)
+        if key.is_single_signer:
+            return session, [], Signed(session, subject, note, sign_single(key, message))
+        nonces, _commitments = commit(key, self._rng)
+        self._mine[session] = _Session(subject, note, nonces, manager.identifier)
         while len(self._mine) > _MAX_SESSIONS:
             del self._mine[next(iter(self._mine))]
-        ask = _message("ask", session, invite.encode())
+        body = _message(kind, session, payload)
         others = [m.profile.address for m in epoch.devices if m.identifier != manager.identifier]
-        return [Outgoing(address, ask) for address in others], None
+        return session, [Outgoing(address, body) for address in others], None
 
     # ------------------------------------------------------------------ both sides
 
     def receive(
         self, manager: DeviceManager, source: str, body: bytes, now_ms: int
-    ) -> tuple[list[Outgoing], list[tuple[SignedInvite, str]]]:
-        """One cosigning message; returns replies and invitations whose signing finished."""
+    ) -> tuple[list[Outgoing], list[Signed]]:
+        """One cosigning message; returns replies and the signings it finished."""
         epoch, key = manager.key_epoch, manager.key_package
         if epoch is None or key is None or key.is_single_signer:
             raise NotFound("this device takes no part in threshold signing")
@@ -129,8 +170,8 @@ class GuardianInviteSigning:
         if sender is None or source == manager.address:
             raise ValidationError("cosigning messages come only from the account's other devices")
         kind, session, payload = _parse(body)
-        if kind == "ask":
-            return self._on_ask(manager, source, session, payload, now_ms), []
+        if kind in ("ask", "say"):
+            return self._on_ask(manager, kind, source, session, payload, now_ms), []
         if kind == "package":
             return self._on_package(manager, source, session, payload), []
         mine = self._mine.get(session)
@@ -141,21 +182,33 @@ class GuardianInviteSigning:
         return [], self._on_share(manager, mine, session, sender, payload)
 
     def _on_ask(
-        self, manager: DeviceManager, source: str, session: bytes, payload: bytes, now_ms: int
+        self,
+        manager: DeviceManager,
+        kind: str,
+        source: str,
+        session: bytes,
+        payload: bytes,
+        now_ms: int,
     ) -> list[Outgoing]:
-        invite = Invite.from_canonical(decode(payload, allow_floats=False))
-        if invite.kind is not InviteKind.GUARDIAN:
-            raise ValidationError("a sibling signs only guardian invitations")
-        if invite.inviter != manager.account or invite.inviter_key != manager.group_key:
-            raise ValidationError("the invitation is not for this account's key")
-        if invite.is_expired(now_ms):
-            raise ValidationError("the guardian invitation has expired")
-        if not self._approve(invite):
-            raise ValidationError("this device does not approve guardian invitations")
+        subject: Invite | bytes
+        if kind == "say":
+            subject = payload
+            message = statement_message(payload)
+        else:
+            subject = Invite.from_canonical(decode(payload, allow_floats=False))
+            if subject.kind is not InviteKind.GUARDIAN:
+                raise ValidationError("a sibling signs only guardian invitations")
+            if subject.inviter != manager.account or subject.inviter_key != manager.group_key:
+                raise ValidationError("the invitation is not for this account's key")
+            if subject.is_expired(now_ms):
+                raise ValidationError("the guardian invitation has expired")
+            message = subject.signing_message()
+        if not self._approve(subject):
+            raise ValidationError("this device's policy does not approve the signature")
         key = manager.key_package
         assert key is not None
         nonces, commitments = commit(key, self._rng)
-        self._theirs[session] = (_Ask(invite, source), nonces)
+        self._theirs[session] = (_Ask(message, source), nonces)
         while len(self._theirs) > _MAX_SESSIONS:
             del self._theirs[next(iter(self._theirs))]
         return [Outgoing(source, _message("commit", session, to_bytes(commitments)))]
@@ -170,7 +223,7 @@ class GuardianInviteSigning:
         if ask.coordinator != source:
             raise ValidationError("the signing package comes from another device than asked")
         package = from_bytes(payload, SigningPackage)
-        if package.message != ask.invite.signing_message():
+        if package.message != ask.message:
             raise ValidationError("the signing package is for another message than was asked")
         key = manager.key_package
         assert key is not None
@@ -196,9 +249,7 @@ class GuardianInviteSigning:
         mine.commitments[sender] = commitments
         if len(mine.commitments) < key.min_signers:
             return []
-        package = SigningPackage.from_unsorted(
-            mine.commitments.values(), mine.invite.signing_message()
-        )
+        package = SigningPackage.from_unsorted(mine.commitments.values(), mine.message)
         mine.package = package
         mine.shares[key.identifier] = sign(package, mine.nonces, key)
         body = _message("package", session, to_bytes(package))
@@ -212,7 +263,7 @@ class GuardianInviteSigning:
         session: bytes,
         sender: int,
         payload: bytes,
-    ) -> list[tuple[SignedInvite, str]]:
+    ) -> list[Signed]:
         package, epoch = mine.package, manager.key_epoch
         assert epoch is not None
         if package is None or sender not in package.identifiers:
@@ -227,12 +278,8 @@ class GuardianInviteSigning:
         try:
             signature = aggregate(package, mine.shares.values(), epoch.public_key_package)
         except AuraError as exc:
-            raise ValidationError(
-                f"the guardian invitation could not be signed: {exc.message}"
-            ) from None
-        signed = SignedInvite(mine.invite, signature)
-        signed.verify()
-        return [(signed, mine.guardian)]
+            raise ValidationError(f"the account signature failed: {exc.message}") from None
+        return [Signed(session, mine.subject, mine.note, signature)]
 
     def status(self) -> dict[str, Any]:
         return {"signing": len(self._mine), "cosigning": len(self._theirs)}
