@@ -17,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aura_agent import Agent, AgentConfig, HostSecret
+from aura_agent.account_cosigning import COSIGN_PREFIX, statement_message
 from aura_agent.agent_frame import ServiceFrame, SyncFrame, encode_frame
 from aura_agent.builtin_features import BUILTIN_FEATURES
 from aura_agent.relay_mail import MailboxWatch
@@ -28,6 +29,8 @@ from aura_agent.route_mail import (
     route_watch,
     seal_route_mail,
 )
+from aura_core import dag_cbor
+from aura_core.crypto.ed25519 import verify_signature
 from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput, ValidationError
 from aura_core.identifiers import AuthorityId, ContextId, DeviceId
 from aura_effects import SodiumCrypto, SystemRandom
@@ -115,8 +118,6 @@ def test_garbage_inside_a_valid_seal_is_refused(body):
 
 
 def test_a_letter_for_another_route_or_with_a_bad_sender_is_refused():
-    from aura_core import dag_cbor
-
     mailbox = RouteMailbox.of(DEVICE)
     base = {"v": 1, "to": DEVICE, "from": GUARDIAN, "frame": b"f", "pad": b""}
     for change, message in (
@@ -210,6 +211,30 @@ async def test_two_of_three_guardians_and_a_recovery_through_a_relay_only(tmp_pa
                 await _until(lambda n=newcomer: n.authority == record.authority, "enrollment")
             for device in (phone, laptop, tablet):
                 await _until(lambda d=device: d.query("devices.status")["threshold"] == 2, "2-of-3")
+            # A statement signed by the account key: two of the three devices take part.
+            request = await laptop.run("devices.sign", message="Alice's statement")
+            await _until(
+                lambda: laptop.query("devices.signature", request=request) is not None,
+                "a 2-of-3 signature",
+            )
+            signature = bytes.fromhex(laptop.query("devices.signature", request=request))
+            statement = statement_message(b"Alice's statement")
+            assert verify_signature(record.group_public_key, statement, signature)
+            assert not verify_signature(record.group_public_key, b"Alice's statement", signature)
+            # Siblings refuse cosigning asks from strangers and malformed ones from siblings.
+            refused = tablet.status().frames_refused
+            stranger = str(DeviceId(os.urandom(16)))
+            for source, message in (
+                (stranger, {"t": "say", "id": bytes(16), "text": b"x"}),
+                (str(phone.device), {"t": "ask", "id": bytes(16), "invite": b"garbage"}),
+                (str(phone.device), {"t": "sign-anything", "id": bytes(16), "m": b"x"}),
+                (str(phone.device), {"t": "package", "id": bytes(16), "p": b"\xa0"}),
+            ):
+                body = COSIGN_PREFIX + dag_cbor.encode(message)
+                tablet.node.deliver(
+                    source, encode_frame(ServiceFrame("devices", body)), tablet.node.now
+                )
+            assert tablet.status().frames_refused == refused + 4
             # The phone names Bob and Carol; the invitations are signed by 2 of the 3
             # devices (FROST) since no device holds the account key alone.
             planned = await phone.run(

@@ -409,6 +409,7 @@ def _set_guardians(host: FeatureHost, args: Mapping[str, Any]) -> dict[str, Any]
     was proposed already (every guardian had accepted before).
     """
     custody = custody_service(host)
+    custody.member()  # guardians hold a sharing of the devices' key: there must be one
     watch = custody.watch
     if watch is None:
         raise NotFound("this device is recovering; it cannot choose guardians")
