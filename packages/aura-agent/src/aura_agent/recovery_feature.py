@@ -4,9 +4,12 @@ Three roles, one feature:
 
 * **Account devices** (a :class:`~aura_agent.custody_feature.CustodyService`
   with a ``RecoveryWatch``) invite guardians with a ``guardian`` invitation
-  signed by the account key, seat the ones that accepted (a custody change
-  decided by consensus, which deals them a guardian sharing of the key) and
-  may dispute a recovery they did not ask for.
+  signed by the account's group key (by ``t`` devices together, see
+  :mod:`aura_agent.account_cosigning`), seat the ones that accepted (a
+  custody change decided by consensus, which deals them a guardian sharing
+  of the key) and may dispute a recovery they did not ask for.
+  ``recovery.set_guardians`` does both: it invites and seats the set once
+  every guardian accepted.
 * **Guardians** run a :class:`GuardianService`: a
   :class:`aura_features.recovery.GuardianAgent` whose keys are derived from
   the agent's device root key and its own authority. The user accepts
@@ -16,14 +19,15 @@ Three roles, one feature:
   their dispute windows passed, they reshare to it. It then holds a share of
   the same key under the same ``AuthorityId``.
 
-Guardian ceremony messages are addressed to ``str(guardian authority)``;
-the devices map those addresses to the route of the guardian's agent (given
-when inviting or starting a recovery) and send them as service frames of
-this feature. Guardians answer devices as ``devices`` service frames.
+Guardian ceremony messages are addressed to ``str(guardian authority)``.
+Through relays that *is* the route: the guardian reads the route mailbox of
+its authority (:mod:`aura_agent.route_mail`) and answers from it. Over a
+transport, the devices map the address to the route of the guardian's agent
+(given when inviting or starting a recovery). Either way they are service
+frames of this feature; guardians answer devices as ``devices`` frames.
 
-Limits: a guardian's wards live for the agent's run only; inviting a
-guardian needs the account key, so it works while the account is 1-of-1
-(invite and seat guardians first, then add devices).
+A guardian's wards, shares and the requests waiting for its user are stored
+(see :class:`GuardianService`), so a restarted guardian carries on.
 """
 
 from __future__ import annotations
