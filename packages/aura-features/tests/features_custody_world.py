@@ -28,6 +28,7 @@ from aura_core.crypto import (
     aggregate,
     commit,
     sign,
+    sign_single,
 )
 from aura_core.effects import ChannelKeys, Incoming, Outgoing
 from aura_core.identifiers import AuthorityId
@@ -109,7 +110,11 @@ class GroupSigner:
 
 
 def frost_sign(keys: list[KeyPackage], public: PublicKeyPackage, message: bytes, rng: Any) -> bytes:
-    """A FROST signature by ``keys`` (raises if they do not combine under ``public``)."""
+    """A FROST signature by ``keys`` (raises if they do not combine under ``public``).
+
+    A 1-of-1 key signs alone, with plain Ed25519."""
+    if len(keys) == 1 and keys[0].is_single_signer:
+        return sign_single(keys[0], message)
     rounds = [commit(k, rng) for k in keys]
     package = SigningPackage.from_unsorted([c for _n, c in rounds], message)
     shares = [sign(package, n, k) for (n, _c), k in zip(rounds, keys, strict=True)]

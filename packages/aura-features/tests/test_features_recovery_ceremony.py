@@ -17,7 +17,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from aura_core.crypto import InvalidSignatureShares, verify_signature
+from aura_core.crypto import InvalidSignatureShares, sign_single, verify_signature
 from aura_core.effects import Incoming
 from aura_core.errors import ValidationError
 from aura_features.devices import (
@@ -163,6 +163,28 @@ def test_a_lost_phone_is_restored_by_two_of_three_guardians() -> None:
     world.do("phone2", lambda m, now: m.propose(change, now))
     world.run(10)
     assert world.manager("tablet").is_member
+
+
+def test_a_one_device_account_seats_guardians_and_is_restored_on_a_new_phone() -> None:
+    """The phone alone decides (its key's signature authorizes); losing it loses nothing."""
+    world = W.CustodyWorld(35, devices=1, threshold=1)
+    world.seat_guardians(GUARDIANS, threshold=2, window_s=1, signers=("d1",))
+    assert world.manager("d1").guardian_set is not None
+    for g in GUARDIANS:
+        assert world.guardian(g).share_for(world.account) is not None
+    world.sim.crash(world.names["d1"])
+    coordinator = world.add_recovering_device("phone2", guardians=GUARDIANS, kept=(), threshold=1)
+    world.do("phone2", lambda _m, now: coordinator.start(now))
+    world.run(1)
+    _approve(world, "g2", coordinator.recovery_id)
+    _approve(world, "g3", coordinator.recovery_id)
+    world.run(70)
+    assert coordinator.outcome == "completed", world.nodes["phone2"].events
+    phone = world.manager("phone2")
+    assert phone.is_member and phone.account == world.account
+    assert phone.group_key == world.group_key
+    assert phone.key_package is not None
+    assert verify_signature(world.group_key, b"hi", sign_single(phone.key_package, b"hi"))
 
 
 def test_duplicate_approvals_count_once() -> None:

@@ -60,6 +60,7 @@ from aura_features.devices import (
     ShareReceived,
     TransferStart,
     authorize_consensus,
+    authorize_single,
     change_reached,
     derive_ops,
     make_deal,
@@ -327,7 +328,7 @@ class GuardianAgent:
         ward = self._ward(change.account)
         if start.kind == "recovery":
             return self._on_release(ward, change, start, now)
-        if start.kind != "consensus":
+        if start.kind not in ("consensus", "single"):
             raise AuthorizationDenied(f"a guardian takes no {start.kind} authorization")
         if (
             ward.start is not None
@@ -345,7 +346,9 @@ class GuardianAgent:
                 raise ValidationError("this guardian has no copy of the account's journal")
             if epoch.group_key != ward.group_key:
                 raise CryptoError("the journal is for another group key than the invitation's")
-            authorized = authorize_consensus(epoch, head, change, start.authorization)
+            # A one-device account decides alone: its key's signature is the authorization.
+            check = authorize_consensus if start.kind == "consensus" else authorize_single
+            authorized = check(epoch, head, change, start.authorization)
             member = next((m for m in change.guardians if m.profile == self.profile), None)
             if change.rebuilds != "guardians" or member is None:
                 raise ProtocolViolation("this guardian receives no share in the change")
