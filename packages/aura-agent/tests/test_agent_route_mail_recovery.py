@@ -31,7 +31,7 @@ from aura_agent.route_mail import (
 )
 from aura_core import dag_cbor
 from aura_core.crypto.ed25519 import verify_signature
-from aura_core.errors import CryptoError, InvalidEncoding, InvalidInput, ValidationError
+from aura_core.errors import AuraError, CryptoError, InvalidEncoding, InvalidInput, ValidationError
 from aura_core.identifiers import AuthorityId, ContextId, DeviceId
 from aura_effects import SodiumCrypto, SystemRandom
 from aura_features.rendezvous import RelayHint, SealedEnvelope, run_relay
@@ -88,6 +88,34 @@ def test_a_sealed_frame_opens_only_at_its_route():
     flipped[-1] ^= 1
     with pytest.raises(CryptoError):
         open_route_mail(CRYPTO, mailbox, SealedEnvelope(mailbox.key.tag, bytes(flipped)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    frame=st.binary(max_size=4096),
+    to=st.binary(min_size=16, max_size=16),
+    source=st.binary(min_size=16, max_size=16),
+    to_device=st.booleans(),
+)
+def test_what_is_sealed_to_a_route_opens_there_unchanged(frame, to, source, to_device):
+    route = str(DeviceId(to) if to_device else AuthorityId(to))
+    sender = str(DeviceId(source))
+    deposit = seal_route_mail(CRYPTO, route=route, source=sender, frame=frame, relays=RELAYS)
+    letter = open_route_mail(CRYPTO, RouteMailbox.of(route), deposit.envelope)
+    assert (letter.source, letter.frame) == (sender, frame)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=600))
+@example(b"")
+def test_hostile_ciphertext_raises_only_aura_errors(ciphertext):
+    mailbox = RouteMailbox.of(DEVICE)
+    try:
+        envelope = SealedEnvelope(mailbox.key.tag, ciphertext)
+    except AuraError:
+        return
+    with pytest.raises(AuraError):
+        open_route_mail(CRYPTO, mailbox, envelope)
 
 
 def test_route_mail_refuses_what_is_not_a_route():
