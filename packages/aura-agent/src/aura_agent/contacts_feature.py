@@ -64,7 +64,7 @@ from aura_features.rendezvous import (
     publish_descriptor,
     seal_envelope,
 )
-from aura_journal import Fact, JournalNamespace
+from aura_journal import Fact, Journal, JournalNamespace
 from aura_protocol.guards import ContextIdentity, ContextMember, ContextMembership, ContextRoster
 
 __all__ = [
@@ -83,6 +83,10 @@ DESCRIPTOR_LIFETIME_MS = 30 * 24 * 3600 * 1000
 _REPUBLISH_MS = 7 * 24 * 3600 * 1000
 _CONTEXT_EPOCH = Epoch(0)
 _MAX_WAITING = 64
+_CONTACT_FACT_TYPES = frozenset(
+    {t.type_id for t in invitation_fact_types() if "context" in t.namespaces} | {DESCRIPTOR_TYPE_ID}
+)
+"""Context facts a contacts backup carries (see :meth:`ContactsService.backup`)."""
 
 
 @attrs.frozen
@@ -401,6 +405,47 @@ class ContactsService:
             if context not in self.book.relationships:
                 return
             self._settle(context, now)
+
+    # ------------------------------------------------------------------ backup and restore
+
+    def backup(self) -> dict[ContextId, list[Fact]]:
+        """What a recovered device needs to reach every contact again: per established
+        context, its contact facts (the founding acceptance, descriptors, profiles).
+
+        Everything else in a context journal (chat, budgets) comes back from the contact
+        by anti-entropy once the contact can be reached."""
+        book = self._require_book()
+        kept = _CONTACT_FACT_TYPES
+        out: dict[ContextId, list[Fact]] = {}
+        for context, journal in sorted(book.relationships.items(), key=lambda i: i[0].raw):
+            out[context] = sorted(
+                (f for f in journal if f.type_id in kept), key=lambda f: f.cid.raw
+            )
+        return out
+
+    def restore(self, contexts: Mapping[ContextId, Sequence[Fact]], now: float) -> list[ContextId]:
+        """Take contexts from a backup: every fact is checked by its type's rules, as if a
+        contact had sent it; a context whose relationship does not name this account is
+        skipped. Returns the contexts now established here."""
+        restored = []
+        for context, facts in contexts.items():
+            namespace = JournalNamespace.context(context)
+            candidate = Journal(namespace, self.node.registry)
+            for fact in facts:
+                if fact.type_id not in _CONTACT_FACT_TYPES:
+                    raise ValidationError(f"a contacts backup holds a {fact.type_id} fact")
+            report = candidate.ingest_many(facts)  # in dependency order, every rule checked
+            if report.rejected:
+                _fact, error = report.rejected[0]
+                raise ValidationError(f"a contacts backup fact was refused: {error.message}")
+            relationship = candidate.state(RELATIONSHIP.name)
+            if not relationship.established or relationship.peer_of(self.me) is None:
+                continue
+            self.node.add_facts(namespace, list(candidate))
+            restored.append(context)
+        if restored:
+            self.ready(now)
+        return restored
 
     # ------------------------------------------------------------------ relays
 

@@ -561,7 +561,9 @@ class CustodyService:
         return [route_watch(DEVICES_FEATURE, self._node.route, relays)]
 
     def open_mail(self, watch: MailboxWatch, envelope: SealedEnvelope, now: float) -> None:
-        letter = open_route_frame(self.crypto, watch, envelope, frozenset({DEVICES_FEATURE}))
+        letter = open_route_frame(
+            self.crypto, watch, envelope, frozenset({DEVICES_FEATURE, "datakey", "vault"})
+        )
         self._node.deliver(letter.source, letter.frame, now)
 
     def seal_route(self, route: str, frame: bytes) -> Deposit | None:
