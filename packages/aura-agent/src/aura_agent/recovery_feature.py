@@ -263,7 +263,9 @@ class GuardianService:
         return [route_watch(GUARDIAN_FEATURE, self.address, relays)] if relays else []
 
     def open_mail(self, watch: MailboxWatch, envelope: SealedEnvelope, now: float) -> None:
-        letter = open_route_frame(self.crypto, watch, envelope, frozenset({GUARDIAN_FEATURE}))
+        letter = open_route_frame(
+            self.crypto, watch, envelope, frozenset({GUARDIAN_FEATURE, "vault"})
+        )
         self._node.deliver(letter.source, letter.frame, now)
 
     def claims(self, frame: bytes) -> bool:
