@@ -65,6 +65,8 @@ class Demo:
         self.root = root
         self.timeout_s = timeout_s
         self.processes: list[subprocess.Popen[str]] = []
+        self.logs: dict[int, Any] = {}
+        """Each started process's log file (by pid), closed when it is stopped."""
         self.daemons: dict[str, subprocess.Popen[str]] = {}
         self.steps: list[dict[str, Any]] = []
         self.relay_hint = ""
@@ -123,6 +125,7 @@ class Demo:
             start_new_session=True,
         )
         self.processes.append(process)
+        self.logs[process.pid] = log
         deadline = time.monotonic() + self.timeout_s * 2
         while not ready_file.exists():
             if process.poll() is not None:
@@ -143,6 +146,9 @@ class Demo:
                 process.wait()
         if process in self.processes:
             self.processes.remove(process)
+        log = self.logs.pop(process.pid, None)
+        if log is not None:
+            log.close()
         return process.returncode
 
     def stop_all(self) -> None:
