@@ -374,3 +374,37 @@ async def test_garbage_in_a_route_mailbox_is_counted_not_fatal(tmp_path):
             assert bob.status().frames_refused == before + 2
             assert bob.query("recovery.status")["invitations"] == ()
         tg.cancel_scope.cancel()
+
+
+async def test_a_device_agreed_to_before_a_restart_still_enrolls(tmp_path):
+    async with anyio.create_task_group() as tg:
+        endpoint = await tg.start(
+            partial(
+                run_relay,
+                "127.0.0.1",
+                0,
+                tmp_path / "relay.db",
+                relay_key=os.urandom(32),
+                sweep_interval_s=None,
+            )
+        )
+        relays = endpoint.hints
+        async with _agent(tmp_path, "phone", relays) as phone:
+            record = await phone.run("devices.create_account")
+            async with _agent(tmp_path, "laptop", relays) as laptop:
+                laptop_device = laptop.device
+            await phone.run("devices.add", device=str(laptop_device))
+        # The phone's agent restarts; what the user agreed to is still there.
+        async with (
+            _agent(tmp_path, "phone", relays) as phone,
+            _agent(tmp_path, "laptop", relays) as laptop,
+        ):
+            assert phone.node.services["devices"].expected == {str(laptop_device)}
+            await laptop.run(
+                "devices.join", authority=str(record.authority), sponsor=str(phone.device)
+            )
+            await _until(lambda: laptop.authority == record.authority, "the enrollment")
+            assert phone.node.services["devices"].expected == set()
+        async with _agent(tmp_path, "phone", relays) as phone:
+            assert phone.node.services["devices"].expected == set()
+        tg.cancel_scope.cancel()
