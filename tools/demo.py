@@ -401,7 +401,18 @@ def run_scenario(demo: Demo) -> None:
         demo.skip_unless(have_guardians, "no guardians were seated")
         authority = facts["alice"]["authority"]
         members = demo.aura("alice", "alice-1", "device", "list")["members"]
-        lost = "alice-3"
+        # Her phone (alice-1, where her chats are) is lost. Its sealed copy of her
+        # contacts must be with the guardians first: that is what the new phone restores.
+        demo.wait_until(
+            lambda: (
+                (demo.aura("alice", "alice-1", "recovery", "status")["backup"] or {}).get(
+                    "guardians_holding"
+                )
+                == 2
+            ),
+            "the contacts copy reaching both guardians",
+        )
+        lost = "alice-1"
         lost_device = demo.aura("alice", lost, "status")["device"]
         kept = [str(m["identifier"]) for m in members if m["device"] != lost_device]
         demo.stop(demo.daemons.pop(lost))  # that device is lost
@@ -449,13 +460,27 @@ def run_scenario(demo: Demo) -> None:
         status = demo.aura("alice", device, "status")
         if status["authority"] != facts["alice"]["authority"]:
             raise StepFailed("the restored device has another authority")
+
+        def bob_is_back() -> bool:
+            contacts = demo.aura("alice", device, "contact", "list")["contacts"]
+            return any(c["nickname"] == "Bob" and c["reachable"] for c in contacts)
+
+        restored = demo.wait_until(bob_is_back, "Alice's contacts coming back from the guardians")
+        earlier = "yes! 12:30 at the usual place"
+        demo.wait_until(
+            lambda: demo.has_message("alice", device, "Bob", earlier),
+            "the chat history coming back from Bob",
+        )
         text = "back on a new phone, same me"
         demo.aura("alice", device, "chat", "send", "Bob", text)
         seconds = demo.wait_until(
             lambda: demo.has_message("bob", "bob", "Alice", text),
             "the message from the restored device",
         )
-        return f"same authority; Bob got it after {seconds:.1f} s"
+        return (
+            f"contacts and history restored in {restored:.1f} s; "
+            f"Bob got the new message after {seconds:.1f} s, from the same authority"
+        )
 
     demo.step("Alice chats again under the same id", chat_again)
 

@@ -7,7 +7,10 @@ the commitment tree; ``journals`` publishes fact counts; ``profile``
 rendezvous; ``chat`` (:mod:`aura_agent.chat_feature`) runs a chat service per
 contact; ``devices`` (:mod:`aura_agent.custody_feature`) runs multi-device
 accounts and ``recovery`` (:mod:`aura_agent.recovery_feature`) guardians and
-recovery. The commitment tree
+recovery; ``datakey`` (:mod:`aura_agent.data_key_feature`) gives every device
+of a threshold account the account's data key, and ``vault``
+(:mod:`aura_agent.vault_feature`) leaves a sealed copy of the contacts with the
+guardians so a recovery restores them. The commitment tree
 and flow-budget types are in every registry already (``aura_journal``'s
 built-ins), so ``account`` and ``journals`` add no fact types of their own.
 """
@@ -21,9 +24,11 @@ from aura_agent.app.account_view import account_view, journal_counts
 from aura_agent.chat_feature import chat_feature
 from aura_agent.contacts_feature import contacts_feature
 from aura_agent.custody_feature import devices_feature
+from aura_agent.data_key_feature import data_key_feature
 from aura_agent.feature import Feature, JournalReader, SignalSpec
 from aura_agent.profile_feature import profile_feature
 from aura_agent.recovery_feature import recovery_feature
+from aura_agent.vault_feature import vault_feature
 from aura_journal import TREE_GENESIS_TYPE_ID, TREE_OP_TYPE_ID
 
 __all__ = ["BUILTIN_FEATURES", "account_feature", "journals_feature"]
@@ -63,4 +68,6 @@ BUILTIN_FEATURES: tuple[Callable[[], Feature], ...] = (
     chat_feature,
     devices_feature,
     recovery_feature,
+    data_key_feature,
+    vault_feature,
 )

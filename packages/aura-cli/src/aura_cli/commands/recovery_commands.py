@@ -21,7 +21,7 @@ from typing import Any
 from aura_agent import Agent
 from aura_cli.agent_activity import settle
 from aura_cli.agent_session import ask, require_operation, running_agent
-from aura_cli.command_failure import UsageError
+from aura_cli.command_failure import UnsupportedOperation, UsageError
 from aura_cli.console_output import CommandResult, fields_table, rows_table
 from aura_cli.contact_names import resolve_contact
 from aura_cli.invocation import Invocation
@@ -259,10 +259,24 @@ def _rows(status: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _backup(agent: Agent) -> dict[str, Any] | None:
+    """The sealed contacts copy: how many guardians hold it, what a recovery restored."""
+    try:
+        vault = ask(agent, "vault.status")
+    except UnsupportedOperation:
+        return None
+    return {
+        "guardians_holding": len(vault.get("acknowledged", {})),
+        "restored_contacts": len(vault["restored"]),
+        "truncated": vault["truncated"],
+    }
+
+
 async def status_command(invocation: Invocation) -> CommandResult:
     async with running_agent(invocation) as agent:
         status = dict(ask(agent, "recovery.status"))
         status["authority"] = None if agent.authority is None else str(agent.authority)
+        backup = _backup(agent)
     rows = _rows(status)
     data = {
         "recoveries": rows,
@@ -270,6 +284,7 @@ async def status_command(invocation: Invocation) -> CommandResult:
         "guardians": list(status.get("guardians", ())),
         "wards": list(status.get("wards", ())),
         "recovering": status.get("recovering"),
+        "backup": backup,
     }
     view = rows_table(
         "recoveries and guardian invitations",
