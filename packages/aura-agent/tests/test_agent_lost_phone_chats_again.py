@@ -203,3 +203,52 @@ async def test_a_lost_phone_is_restored_by_guardians_and_chats_again(tmp_path):
                     0.0,
                 )
         tg.cancel_scope.cancel()
+
+
+async def test_a_device_without_contacts_never_leaves_an_empty_copy(tmp_path):
+    """Regression: a freshly recovered phone has no contacts until it restored them; had it
+    offered its (empty) contacts copy first, it would have replaced the lost phone's."""
+    async with anyio.create_task_group() as tg:
+        endpoint = await tg.start(
+            partial(
+                run_relay,
+                "127.0.0.1",
+                0,
+                tmp_path / "relay.db",
+                relay_key=os.urandom(32),
+                sweep_interval_s=None,
+            )
+        )
+        relays = endpoint.hints
+        async with (
+            _agent(tmp_path, "bob", relays) as bob,
+            _agent(tmp_path, "carol", relays) as carol,
+            _agent(tmp_path, "phone", relays) as phone,
+        ):
+            for friend in (bob, carol):
+                await friend.create_account()
+            record = await phone.run("devices.create_account")
+            await phone.run(
+                "recovery.set_guardians",
+                guardians=[str(bob.authority), str(carol.authority)],
+                threshold=2,
+                dispute_window_s=1,
+            )
+            for guardian in (bob, carol):
+                await _until(
+                    lambda g=guardian: g.query("recovery.status")["invitations"], "invitation"
+                )
+                ((invitation, _account),) = guardian.query("recovery.status")["invitations"]
+                await guardian.run("recovery.accept", invitation=invitation)
+            await _until(
+                lambda: len(phone.query("recovery.status").get("guardians", ())) == 2, "seated"
+            )
+            vault = phone.node.services[VAULT_FEATURE]
+            for _ in range(3):  # several offering rounds pass
+                vault.on_timer(phone.node.now + 10.0)
+                vault._next = phone.node.now
+            await anyio.sleep(1.0)
+            assert phone.query("vault.status")["acknowledged"] == {}
+            for guardian in (bob, carol):
+                assert guardian.node.services[VAULT_FEATURE]._stored(record.authority) is None
+        tg.cancel_scope.cancel()

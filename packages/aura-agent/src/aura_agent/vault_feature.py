@@ -210,6 +210,10 @@ class VaultService:
         if contacts is None or contacts.book is None:
             return
         backup = contacts.backup()
+        if not backup:
+            # Nothing to keep, and an empty copy must never replace one a lost device left
+            # (a recovered device has no contacts until it restored them).
+            return
         plain = _encode_backup(backup)
         while len(plain) > MAX_BACKUP_BYTES - 64 and backup:
             backup.popitem()
