@@ -1,9 +1,9 @@
 """``make demo`` end to end: separate ``aura`` processes over a loopback relay.
 
 Runs ``tools/demo.py`` exactly as the Makefile does and checks the outcome of
-every step from its JSON record: nothing failed, the steps the installed
-agent supports ran, and a skipped step says why. It also checks that the
-demo left no process behind.
+every step from its JSON record: every step ran and succeeded, from the
+relay to the recovered phone chatting again. It also checks that the demo
+left no process behind.
 """
 
 from __future__ import annotations
@@ -18,14 +18,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-ALWAYS_REAL = (
+STEPS = (
     "relay: 'aura relay serve' on a free loopback port",
+    "Alice: 'aura init -n 3 -t 2' (2-of-3 account, three device directories)",
     "Bob and Carol: 'aura init' (1-of-1 accounts)",
     "every device comes online ('aura sync daemon')",
     "contacts: 'aura invite create' / 'aura invite accept'",
     "Alice and Bob: 'aura chat create plans --with Bob'",
     "messages both ways: 'aura chat send' / 'aura chat history'",
     "Alice signs with her account key, Bob verifies ('aura threshold')",
+    "Bob and Carol become Alice's guardians ('aura recovery guardians' / 'accept')",
+    "Alice loses a device; Bob + Carol restore her on a new one",
+    "Alice chats again under the same id",
 )
 
 
@@ -59,14 +63,12 @@ def test_demo_runs_every_available_step_as_separate_processes(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     steps = json.loads(record.read_text(encoding="utf-8"))["steps"]
-    outcomes = {step["step"]: step for step in steps}
-    for name in ALWAYS_REAL:
-        assert outcomes[name]["outcome"] == "ok", outcomes[name]
+    assert [step["step"] for step in steps] == list(STEPS)
     for step in steps:
-        assert step["outcome"] in ("ok", "skipped"), step
-        if step["outcome"] == "skipped":
-            assert step["detail"], step
-            assert step["detail"] in done.stdout.replace("\n", " ") or "skipped" in done.stdout
+        assert step["outcome"] == "ok", step
+    outcomes = {step["step"]: step["detail"] for step in steps}
+    assert "signed by 2 of Alice's devices" in outcomes[STEPS[7]]
+    assert "same authority" in outcomes[STEPS[10]]
     assert "aura demo" in done.stdout and "failed" in done.stdout
     # Every message really crossed the relay: its database holds the envelopes' mailboxes.
     assert (workspace / "relay" / "relay.sqlite").stat().st_size > 0

@@ -240,15 +240,9 @@ def run_scenario(demo: Demo) -> None:
             "--device-dir",
             str(demo.home("alice-3")),
         ]
-        try:
-            made = demo.aura(
-                "alice", "alice-1", "init", "-n", "3", "-t", "2", *extra, "--nickname", "Alice"
-            )
-        except Unsupported as exc:
-            made = demo.aura("alice", "alice-1", "init", "--nickname", "Alice")
-            facts["alice"] = made
-            facts["alice_devices"] = 1
-            raise StepSkipped(f"made a 1-of-1 account instead: {exc}") from None
+        made = demo.aura(
+            "alice", "alice-1", "init", "-n", "3", "-t", "2", *extra, "--nickname", "Alice"
+        )
         facts["alice"] = made
         facts["alice_devices"] = len(made["devices"])
         if made["threshold"] != 2 or len(made["devices"]) != 3:

@@ -10,7 +10,6 @@ with the same contact key.
 from __future__ import annotations
 
 import os
-from functools import partial
 
 import anyio
 import pytest
@@ -23,7 +22,7 @@ from aura_core.crypto import DerivationShare
 from aura_core.dag_cbor import encode
 from aura_core.errors import AuraError, CryptoError, InvalidEncoding
 from aura_features.invitation import SignedInvite
-from aura_features.rendezvous import run_relay
+from aura_testkit import loopback_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -66,81 +65,57 @@ def _data_key(agent):
 
 async def test_devices_of_a_two_of_three_account_share_one_data_key(tmp_path):
     router = MemoryRouter()
-    async with anyio.create_task_group() as tg:
-        relay = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        async with (
-            _agent(tmp_path, "phone", router, relay.hints) as phone,
-            _agent(tmp_path, "laptop", router, relay.hints) as laptop,
-            _agent(tmp_path, "tablet", router, relay.hints) as tablet,
-        ):
-            record = await phone.run("devices.create_account")
-            mine = _data_key(phone)
-            assert mine is not None  # a 1-of-1 share derives it alone
-            await _enroll(phone, laptop, record.authority)
-            await _enroll(phone, tablet, record.authority)
-            await _until(lambda: phone.query("devices.status")["threshold"] == 2)
-            for device in (laptop, tablet):
-                await _until(lambda d=device: _data_key(d) is not None)
-                assert _data_key(device) == mine
-                assert device.query("datakey.status")["has_key"]
-            signers = {d.node.account_signer().public_key for d in (phone, laptop, tablet)}
-            assert len(signers) == 1
-            # Contacts started on a device that holds only a 2-of-3 share.
-            code = await laptop.run("contacts.invite", nickname="Alice")
-            invite = SignedInvite.parse(code)
-            assert invite.invite.inviter == record.authority
-            assert invite.invite.inviter_key in signers
+    async with (
+        loopback_relay(tmp_path) as relays,
+        _agent(tmp_path, "phone", router, relays) as phone,
+        _agent(tmp_path, "laptop", router, relays) as laptop,
+        _agent(tmp_path, "tablet", router, relays) as tablet,
+    ):
+        record = await phone.run("devices.create_account")
+        mine = _data_key(phone)
+        assert mine is not None  # a 1-of-1 share derives it alone
+        await _enroll(phone, laptop, record.authority)
+        await _enroll(phone, tablet, record.authority)
+        await _until(lambda: phone.query("devices.status")["threshold"] == 2)
+        for device in (laptop, tablet):
+            await _until(lambda d=device: _data_key(d) is not None)
+            assert _data_key(device) == mine
+            assert device.query("datakey.status")["has_key"]
+        signers = {d.node.account_signer().public_key for d in (phone, laptop, tablet)}
+        assert len(signers) == 1
+        # Contacts started on a device that holds only a 2-of-3 share.
+        code = await laptop.run("contacts.invite", nickname="Alice")
+        invite = SignedInvite.parse(code)
+        assert invite.invite.inviter == record.authority
+        assert invite.invite.inviter_key in signers
 
-            # Hostile contributions are refused with a clear error and change nothing.
-            service = laptop.node.services[DATA_KEY_FEATURE]
-            with pytest.raises(InvalidEncoding):
-                service.receive(str(phone.device), b"\xa0", 0.0)
-            group_key = record.group_public_key
-            forged = encode({"v": 1, "gk": group_key, "need": True, "to": 99, "box": b"x" * 80})
-            with pytest.raises(InvalidEncoding, match="participant 99"):
-                service.receive(str(phone.device), forged, 0.0)
-            ident = laptop.query("devices.status")["identifier"]
-            tampered = encode(
-                {"v": 1, "gk": group_key, "need": True, "to": ident, "box": b"x" * 120}
-            )
-            with pytest.raises(CryptoError):
-                service.receive(str(phone.device), tampered, 0.0)
-            assert service.refused == 3
-            assert _data_key(laptop) == mine
-        tg.cancel_scope.cancel()
+        # Hostile contributions are refused with a clear error and change nothing.
+        service = laptop.node.services[DATA_KEY_FEATURE]
+        with pytest.raises(InvalidEncoding):
+            service.receive(str(phone.device), b"\xa0", 0.0)
+        group_key = record.group_public_key
+        forged = encode({"v": 1, "gk": group_key, "need": True, "to": 99, "box": b"x" * 80})
+        with pytest.raises(InvalidEncoding, match="participant 99"):
+            service.receive(str(phone.device), forged, 0.0)
+        ident = laptop.query("devices.status")["identifier"]
+        tampered = encode({"v": 1, "gk": group_key, "need": True, "to": ident, "box": b"x" * 120})
+        with pytest.raises(CryptoError):
+            service.receive(str(phone.device), tampered, 0.0)
+        assert service.refused == 3
+        assert _data_key(laptop) == mine
 
 
 async def test_a_restarted_device_keeps_its_data_key(tmp_path):
     router = MemoryRouter()
-    async with anyio.create_task_group() as tg:
-        relay = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        async with _agent(tmp_path, "phone", router, relay.hints) as phone:
+    async with loopback_relay(tmp_path) as relays:
+        async with _agent(tmp_path, "phone", router, relays) as phone:
             await phone.run("devices.create_account")
             before = _data_key(phone)
             signer = phone.node.account_signer().public_key
-        async with _agent(tmp_path, "phone", router, relay.hints) as phone:
+        async with _agent(tmp_path, "phone", router, relays) as phone:
             assert _data_key(phone) == before
             assert phone.node.account_signer().public_key == signer
             assert "contacts" in phone.node.services
-        tg.cancel_scope.cancel()
 
 
 def test_a_contribution_round_trips_through_its_codec():

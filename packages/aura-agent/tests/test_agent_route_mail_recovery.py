@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from contextlib import AsyncExitStack
-from functools import partial
 
 import anyio
 import pytest
@@ -34,8 +33,9 @@ from aura_core.crypto.ed25519 import verify_signature
 from aura_core.errors import AuraError, CryptoError, InvalidEncoding, InvalidInput, ValidationError
 from aura_core.identifiers import AuthorityId, ContextId, DeviceId
 from aura_effects import SodiumCrypto, SystemRandom
-from aura_features.rendezvous import RelayHint, SealedEnvelope, run_relay
+from aura_features.rendezvous import RelayHint, SealedEnvelope
 from aura_journal import JournalNamespace
+from aura_testkit import loopback_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -210,18 +210,7 @@ async def _accept_invitation(guardian, account):
 
 
 async def test_two_of_three_guardians_and_a_recovery_through_a_relay_only(tmp_path):
-    async with anyio.create_task_group() as tg:
-        endpoint = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        relays = endpoint.hints
+    async with loopback_relay(tmp_path) as relays:
         async with AsyncExitStack() as stack:
             agents = {}
             for name in ("bob", "carol", "phone", "laptop", "tablet"):
@@ -337,58 +326,30 @@ async def test_two_of_three_guardians_and_a_recovery_through_a_relay_only(tmp_pa
                     ),
                     "the new roster",
                 )
-        tg.cancel_scope.cancel()
 
 
 async def test_garbage_in_a_route_mailbox_is_counted_not_fatal(tmp_path):
-    async with anyio.create_task_group() as tg:
-        endpoint = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        async with _agent(tmp_path, "bob", endpoint.hints) as bob:
-            await bob.create_account()
-            route = str(bob.authority)
-            mailbox = RouteMailbox.of(route)
-            watch = next(w for w in bob.node.mailboxes() if w.owner == "recovery")
-            assert watch.key == mailbox.key
-            before = bob.status().frames_refused
-            node = bob.node
-            node.open_mail(watch, _sealed(mailbox, b"\x00garbage"), node.now)
-            frame = encode_frame(ServiceFrame("devices", b"not for a guardian"))
-            deposit = seal_route_mail(
-                CRYPTO, route=route, source=DEVICE, frame=frame, relays=endpoint.hints
-            )
-            node.open_mail(watch, deposit.envelope, node.now)
-            frame = encode_frame(ServiceFrame("recovery", b"\xa0"))  # a guardian refuses it
-            deposit = seal_route_mail(
-                CRYPTO, route=route, source=DEVICE, frame=frame, relays=endpoint.hints
-            )
-            node.open_mail(watch, deposit.envelope, node.now)
-            assert bob.status().frames_refused == before + 2
-            assert bob.query("recovery.status")["invitations"] == ()
-        tg.cancel_scope.cancel()
+    async with loopback_relay(tmp_path) as relays, _agent(tmp_path, "bob", relays) as bob:
+        await bob.create_account()
+        route = str(bob.authority)
+        mailbox = RouteMailbox.of(route)
+        watch = next(w for w in bob.node.mailboxes() if w.owner == "recovery")
+        assert watch.key == mailbox.key
+        before = bob.status().frames_refused
+        node = bob.node
+        node.open_mail(watch, _sealed(mailbox, b"\x00garbage"), node.now)
+        frame = encode_frame(ServiceFrame("devices", b"not for a guardian"))
+        deposit = seal_route_mail(CRYPTO, route=route, source=DEVICE, frame=frame, relays=relays)
+        node.open_mail(watch, deposit.envelope, node.now)
+        frame = encode_frame(ServiceFrame("recovery", b"\xa0"))  # a guardian refuses it
+        deposit = seal_route_mail(CRYPTO, route=route, source=DEVICE, frame=frame, relays=relays)
+        node.open_mail(watch, deposit.envelope, node.now)
+        assert bob.status().frames_refused == before + 2
+        assert bob.query("recovery.status")["invitations"] == ()
 
 
 async def test_a_device_agreed_to_before_a_restart_still_enrolls(tmp_path):
-    async with anyio.create_task_group() as tg:
-        endpoint = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        relays = endpoint.hints
+    async with loopback_relay(tmp_path) as relays:
         async with _agent(tmp_path, "phone", relays) as phone:
             record = await phone.run("devices.create_account")
             async with _agent(tmp_path, "laptop", relays) as laptop:
@@ -407,4 +368,3 @@ async def test_a_device_agreed_to_before_a_restart_still_enrolls(tmp_path):
             assert phone.node.services["devices"].expected == set()
         async with _agent(tmp_path, "phone", relays) as phone:
             assert phone.node.services["devices"].expected == set()
-        tg.cancel_scope.cancel()

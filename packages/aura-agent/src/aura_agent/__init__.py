@@ -15,6 +15,21 @@ from aura_agent import (
     app,
     simulator,
 )
+from aura_agent.account_cosigning import (
+    COSIGN_PREFIX,
+    STATEMENT_DOMAIN,
+    AccountCosigning,
+    Signed,
+    statement_message,
+)
+from aura_agent.account_keys import (
+    DATA_KEY_SECRET,
+    AccountKeys,
+    data_key_label,
+    load_data_key,
+    solo_data_key,
+    store_data_key,
+)
 from aura_agent.agent_frame import (
     FRAME_VERSION,
     MAX_FRAME_BYTES,
@@ -52,9 +67,11 @@ from aura_agent.contacts_feature import (
     SEAL_PURPOSE,
     ContactsService,
     ContactView,
+    InvitationView,
     contacts_feature,
 )
 from aura_agent.custody_feature import (
+    CUSTODY_TABLE,
     DEVICES_FEATURE,
     GUARDIAN_FEATURE,
     CustodyService,
@@ -63,6 +80,12 @@ from aura_agent.custody_feature import (
     custody_service,
     devices_feature,
     stored_share_signer,
+)
+from aura_agent.data_key_feature import (
+    DATA_KEY_FEATURE,
+    RETRY_S,
+    DataKeyService,
+    data_key_feature,
 )
 from aura_agent.device_identity import (
     ACCOUNT_SEED_SECRET,
@@ -112,7 +135,12 @@ from aura_agent.profile_feature import (
     ProfileReducer,
     profile_feature,
 )
-from aura_agent.recovery_feature import GuardianService, recovery_feature
+from aura_agent.recovery_feature import (
+    GUARDIAN_TABLE,
+    GuardianService,
+    guardian_keys,
+    recovery_feature,
+)
 from aura_agent.relay_mail import (
     ROUTE_PREFIX,
     Deposit,
@@ -120,7 +148,23 @@ from aura_agent.relay_mail import (
     context_route,
     parse_context_route,
 )
+from aura_agent.route_mail import (
+    ROUTE_MAIL_VERSION,
+    RouteLetter,
+    RouteMailbox,
+    open_route_frame,
+    open_route_mail,
+    route_kind,
+    route_watch,
+    seal_route_mail,
+)
 from aura_agent.runtime import Agent
+from aura_agent.vault_feature import (
+    MAX_BACKUP_BYTES,
+    VAULT_FEATURE,
+    VaultService,
+    vault_feature,
+)
 
 __all__ = [
     "ACCOUNT_SEED_SECRET",
@@ -128,6 +172,10 @@ __all__ = [
     "CHAT_FEATURE",
     "CONNECT_TIMEOUT_S",
     "CONTACTS_FEATURE",
+    "COSIGN_PREFIX",
+    "CUSTODY_TABLE",
+    "DATA_KEY_FEATURE",
+    "DATA_KEY_SECRET",
     "DECISIONS_TABLE",
     "DESCRIPTOR_LIFETIME_MS",
     "DEVICES_FEATURE",
@@ -135,9 +183,11 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "FRAME_VERSION",
     "GUARDIAN_FEATURE",
+    "GUARDIAN_TABLE",
     "IDENTITY_TABLE",
     "JOURNALS_TABLE",
     "KEY_BYTES",
+    "MAX_BACKUP_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_NICKNAME_CHARS",
     "MAX_PUSHED_FACTS",
@@ -145,10 +195,16 @@ __all__ = [
     "OPERATION_CATEGORIES",
     "PROFILE_REDUCER",
     "PROMETHEUS_CONTENT_TYPE",
+    "RETRY_S",
     "ROUTES_TABLE",
+    "ROUTE_MAIL_VERSION",
     "ROUTE_PREFIX",
     "SEAL_PURPOSE",
+    "STATEMENT_DOMAIN",
+    "VAULT_FEATURE",
     "VOTES_TABLE",
+    "AccountCosigning",
+    "AccountKeys",
     "AccountRecord",
     "Agent",
     "AgentConfig",
@@ -163,6 +219,7 @@ __all__ = [
     "ContactsService",
     "ConversationView",
     "CustodyService",
+    "DataKeyService",
     "Deposit",
     "DeviceIdentity",
     "DirectLinks",
@@ -175,6 +232,7 @@ __all__ = [
     "FrameTransport",
     "GuardianService",
     "HostSecret",
+    "InvitationView",
     "JournalBook",
     "JournalListener",
     "JournalReader",
@@ -190,11 +248,15 @@ __all__ = [
     "PushFrame",
     "Query",
     "RelayHealth",
+    "RouteLetter",
+    "RouteMailbox",
     "ServiceFrame",
     "SignalSpec",
+    "Signed",
     "StatusSnapshot",
     "SyncFrame",
     "SyncedFactStore",
+    "VaultService",
     "Workflow",
     "account_feature",
     "app",
@@ -207,21 +269,34 @@ __all__ = [
     "create_solo_account",
     "custody_keys",
     "custody_service",
+    "data_key_feature",
+    "data_key_label",
     "decode_frame",
     "devices_feature",
     "discover_features",
     "encode_frame",
     "feature_from_entry_point",
     "group_id_of",
+    "guardian_keys",
     "journals_feature",
     "load_account",
+    "load_data_key",
+    "open_route_frame",
+    "open_route_mail",
     "order_features",
     "parse_context_route",
     "profile_feature",
     "recovery_feature",
     "render_prometheus",
+    "route_kind",
+    "route_watch",
+    "seal_route_mail",
     "serve_metrics",
     "simulator",
+    "solo_data_key",
+    "statement_message",
     "store_account",
+    "store_data_key",
     "stored_share_signer",
+    "vault_feature",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "RecordingEffects",
     "ScriptedRandom",
     "Transit",
+    "loopback_relay",
     "recording_effects",
     "strategies",
 ]
@@ -39,4 +40,9 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module("aura_testkit.strategies")
+    if name == "loopback_relay":
+        # The relay lives in aura_features; the plugin does not load it for every test.
+        from aura_testkit.local_relay import loopback_relay
+
+        return loopback_relay
     raise AttributeError(f"module 'aura_testkit' has no attribute {name!r}")
