@@ -42,11 +42,14 @@ def test_a_guardian_with_nothing_waiting(tmp_path, run_here):
         assert "waiting" in _json(out)["message"]
     code, out, _ = run_here("recovery", "guardians", "--data-dir", home, "--json", AURA_KEY=KEY)
     assert code == 0 and _json(out)["guardians"] == []
-    # A 1-of-1 account made by 'aura init' alone holds no custody sharing to give guardians.
+    # 'aura init' makes a custody-managed 1-of-1 key: it can invite guardians at once.
     code, out, _ = run_here(
         "recovery", "guardians", "--set", OTHER, "--data-dir", home, "--json", AURA_KEY=KEY
     )
-    assert code == ExitCode.NOT_FOUND and "share" in _json(out)["message"]
+    assert code == 0, out
+    invited = _json(out)
+    assert list(invited["invited"]) == [OTHER] and invited["threshold"] == 1
+    assert not invited["proposed"]  # seated only once the guardian accepts
     code, out, _ = run_here(
         "recovery", "guardians", "--set", "Nobody", "--data-dir", home, "--json", AURA_KEY=KEY
     )

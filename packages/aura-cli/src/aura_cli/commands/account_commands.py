@@ -65,7 +65,11 @@ async def init_command(invocation: Invocation) -> CommandResult:
     home.save_settings(CliSettings(relays))
     with invocation.output.progress("creating device and account"):
         async with running_agent(invocation, home=home, secret=secret, create=True) as agent:
-            await agent.create_account()
+            if "devices.create_account" in agent.node.operations:
+                # A custody-managed key: devices can be added and guardians seated later.
+                await agent.run("devices.create_account")
+            else:
+                await agent.create_account()
             if args.nickname:
                 require_operation(agent, "profile.set_nickname")
                 try:
