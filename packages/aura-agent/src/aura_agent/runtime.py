@@ -278,10 +278,18 @@ class Agent:
     # ------------------------------------------------------------------ workflows
 
     async def create_account(self) -> AccountRecord:
-        """Create a 1-of-1 account on this device (its tree genesis is the first fact)."""
+        """Create a 1-of-1 account on this device (its tree genesis is the first fact).
+
+        With the ``devices`` feature loaded (it is built in) the key is kept as a
+        custody share, so devices can be added and guardians seated later; without
+        it, as a plain Ed25519 seed.
+        """
         node = self.node
         if node.account is not None:
             raise InvalidInput(f"this device already belongs to {node.account.authority}")
+        if "devices.create_account" in node.operations:
+            record: AccountRecord = await self.run("devices.create_account")
+            return record
         effects = self.effects
         record, seed, genesis = create_solo_account(
             node.identity, random=effects.random, order_clock=effects.order_clock, time=effects.time

@@ -65,11 +65,7 @@ async def init_command(invocation: Invocation) -> CommandResult:
     home.save_settings(CliSettings(relays))
     with invocation.output.progress("creating device and account"):
         async with running_agent(invocation, home=home, secret=secret, create=True) as agent:
-            if "devices.create_account" in agent.node.operations:
-                # A custody-managed key: devices can be added and guardians seated later.
-                await agent.run("devices.create_account")
-            else:
-                await agent.create_account()
+            await agent.create_account()  # a custody share: devices and guardians can follow
             if args.nickname:
                 require_operation(agent, "profile.set_nickname")
                 try:
