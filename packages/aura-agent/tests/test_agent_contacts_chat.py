@@ -15,6 +15,7 @@ from aura_core.errors import InvalidInput, NotFound
 from aura_features.invitation import InvitationReplayed
 from aura_features.rendezvous import run_relay
 from aura_journal import JournalNamespace
+from aura_testkit import loopback_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -36,18 +37,7 @@ async def _until(predicate, what, timeout=20.0):
 
 
 async def test_two_agents_become_contacts_and_chat_over_a_loopback_relay(tmp_path):
-    async with anyio.create_task_group() as tg:
-        endpoint = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        relays = endpoint.hints
+    async with loopback_relay(tmp_path) as relays:
         secret = HostSecret.from_key(os.urandom(32))
         alice_config, bob_config = (
             _config(tmp_path, "alice", relays),
@@ -105,7 +95,6 @@ async def test_two_agents_become_contacts_and_chat_over_a_loopback_relay(tmp_pat
             assert 0 < status.flow_spent <= status.flow_limit
             assert 0 < status.flow_max_utilization < 1
             assert status.anti_entropy_sessions > 0 and status.anti_entropy_lag_s is not None
-        tg.cancel_scope.cancel()
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ ceremonies travel as service frames between them through an in-process
 from __future__ import annotations
 
 import os
-from functools import partial
 
 import anyio
 import pytest
@@ -19,7 +18,7 @@ from aura_agent.custody_feature import devices_feature
 from aura_core.crypto import verify_signature
 from aura_core.errors import InvalidInput, NotFound, ValidationError
 from aura_features.invitation import SignedInvite
-from aura_features.rendezvous import run_relay
+from aura_testkit import loopback_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -158,18 +157,8 @@ async def test_a_one_device_account_of_the_devices_feature_signs_invitations(tmp
     """With every built-in feature: contacts signs with the key the 1-of-1 share derives."""
     features = [make() for make in BUILTIN_FEATURES if make is not devices_feature]
     features.append(devices_feature())
-    async with anyio.create_task_group() as tg:
-        relay = await tg.start(
-            partial(
-                run_relay,
-                "127.0.0.1",
-                0,
-                tmp_path / "relay.db",
-                relay_key=os.urandom(32),
-                sweep_interval_s=None,
-            )
-        )
-        config = AgentConfig(data_dir=tmp_path / "solo", relays=relay.hints, signal_batch_s=0.0)
+    async with loopback_relay(tmp_path) as relays:
+        config = AgentConfig(data_dir=tmp_path / "solo", relays=relays, signal_batch_s=0.0)
         async with Agent(config, HostSecret.from_key(KEY), features=features) as agent:
             record = await agent.run("devices.create_account")
             signer = agent.node.account_signer()
@@ -186,4 +175,3 @@ async def test_a_one_device_account_of_the_devices_feature_signs_invitations(tmp
             assert agent.authority == record.authority
             assert agent.node.account_signer().public_key == contact
             assert agent.query("devices.status")["threshold"] == 1
-        tg.cancel_scope.cancel()
