@@ -20,6 +20,7 @@ import pytest
 
 from aura_agent import Agent, AgentConfig, HostSecret
 from aura_agent.builtin_features import BUILTIN_FEATURES
+from aura_agent.custody_feature import got_account_by_recovery
 from aura_agent.data_key_feature import DATA_KEY_FEATURE, data_key_feature
 from aura_agent.vault_feature import VAULT_FEATURE, vault_feature
 from aura_core.dag_cbor import encode
@@ -107,84 +108,98 @@ async def test_a_lost_phone_is_restored_by_guardians_and_chats_again(tmp_path):
                 "the contacts copy reaching the guardians",
             )
             contact_key = phone.node.account_signer().public_key
+            assert not got_account_by_recovery(phone.node.storage)
         # The phone is lost. A new phone asks the guardians; Bob and Carol approve.
-        new_phone = await stack.enter_async_context(_agent(tmp_path, "new-phone", relays))
-        recovery = await new_phone.run(
-            "recovery.start", authority=str(record.authority), guardians=guardians, kept=[]
-        )
-        for guardian in (bob, carol):
-            await _until(lambda g=guardian: g.query("recovery.status")["requests"], "the request")
-            await guardian.run("recovery.approve", recovery=recovery)
-        await _until(lambda: new_phone.authority == record.authority, "the recovery", 60.0)
-        assert new_phone.account.group_public_key == record.group_public_key
-        # Same data key, so the same contact key: Bob's view of Alice is unchanged.
-        await _until(lambda: DATA_KEY_FEATURE in new_phone.node.services, "the data key")
-        assert new_phone.node.account_signer().public_key == contact_key
-        await _until(lambda: new_phone.query("vault.status")["restored"], "the restore")
-        await _until(lambda: _reachable(new_phone), "Bob reachable from the new phone")
-        await _until(
-            lambda: {"hi Bob", "hi Alice"} <= set(_said(new_phone, bob.authority)),
-            "the chat history coming back from Bob",
-        )
-        await new_phone.run("chat.send_message", to=str(bob.authority), text="new phone, same me")
-        await _until(
-            lambda: "new phone, same me" in _said(bob, record.authority),
-            "the message from the restored phone",
-        )
-        (alice,) = bob.query("contacts.list")
-        assert alice.authority == record.authority and alice.nickname == "Alice"
-        await bob.run("chat.send_message", to=str(record.authority), text="welcome back")
-        await _until(lambda: "welcome back" in _said(new_phone, bob.authority), "Bob's answer")
+        async with _agent(tmp_path, "new-phone", relays) as new_phone:
+            recovery = await new_phone.run(
+                "recovery.start", authority=str(record.authority), guardians=guardians, kept=[]
+            )
+            for guardian in (bob, carol):
+                await _until(
+                    lambda g=guardian: g.query("recovery.status")["requests"], "the request"
+                )
+                await guardian.run("recovery.approve", recovery=recovery)
+            await _until(lambda: new_phone.authority == record.authority, "the recovery", 60.0)
+            assert new_phone.account.group_public_key == record.group_public_key
+            assert got_account_by_recovery(new_phone.node.storage)
+            # Same data key, so the same contact key: Bob's view of Alice is unchanged.
+            await _until(lambda: DATA_KEY_FEATURE in new_phone.node.services, "the data key")
+            assert new_phone.node.account_signer().public_key == contact_key
+            await _until(lambda: new_phone.query("vault.status")["restored"], "the restore")
+            await _until(lambda: _reachable(new_phone), "Bob reachable from the new phone")
+            await _until(
+                lambda: {"hi Bob", "hi Alice"} <= set(_said(new_phone, bob.authority)),
+                "the chat history coming back from Bob",
+            )
+            await new_phone.run(
+                "chat.send_message", to=str(bob.authority), text="new phone, same me"
+            )
+            await _until(
+                lambda: "new phone, same me" in _said(bob, record.authority),
+                "the message from the restored phone",
+            )
+            (alice,) = bob.query("contacts.list")
+            assert alice.authority == record.authority and alice.nickname == "Alice"
+            await bob.run("chat.send_message", to=str(record.authority), text="welcome back")
+            await _until(lambda: "welcome back" in _said(new_phone, bob.authority), "Bob's answer")
 
-        # Hostile vault traffic is refused by name and changes nothing.
-        vault = bob.node.services[VAULT_FEATURE]
-        with pytest.raises(InvalidEncoding):
-            vault.receive("x", b"\x01", 0.0)
-        stranger = os.urandom(16)
-        with pytest.raises(NotFound, match="not a guardian"):
-            vault.receive(
-                "x",
-                encode(
-                    {
-                        "v": 1,
-                        "op": "get",
-                        "acct": stranger,
-                        "nonce": bytes(16),
-                        "sig": bytes(64),
-                    }
-                ),
-                0.0,
-            )
-        with pytest.raises(CryptoError, match="not signed by its contact key"):
-            vault.receive(
-                "x",
-                encode(
-                    {
-                        "v": 1,
-                        "op": "get",
-                        "acct": record.authority.raw,
-                        "nonce": bytes(16),
-                        "sig": bytes(64),
-                    }
-                ),
-                0.0,
-            )
-        restored = new_phone.node.services[VAULT_FEATURE]
-        with pytest.raises(ValidationError, match="not a guardian"):
-            restored.receive(
-                "x",
-                encode(
-                    {
-                        "v": 1,
-                        "op": "blob",
-                        "acct": record.authority.raw,
-                        "ver": 9,
-                        "blob": b"x" * 64,
-                        "by": stranger,
-                    }
-                ),
-                0.0,
-            )
+            # Hostile vault traffic is refused by name and changes nothing.
+            vault = bob.node.services[VAULT_FEATURE]
+            with pytest.raises(InvalidEncoding):
+                vault.receive("x", b"\x01", 0.0)
+            stranger = os.urandom(16)
+            with pytest.raises(NotFound, match="not a guardian"):
+                vault.receive(
+                    "x",
+                    encode(
+                        {
+                            "v": 1,
+                            "op": "get",
+                            "acct": stranger,
+                            "nonce": bytes(16),
+                            "sig": bytes(64),
+                        }
+                    ),
+                    0.0,
+                )
+            with pytest.raises(CryptoError, match="not signed by its contact key"):
+                vault.receive(
+                    "x",
+                    encode(
+                        {
+                            "v": 1,
+                            "op": "get",
+                            "acct": record.authority.raw,
+                            "nonce": bytes(16),
+                            "sig": bytes(64),
+                        }
+                    ),
+                    0.0,
+                )
+            restored = new_phone.node.services[VAULT_FEATURE]
+            with pytest.raises(ValidationError, match="not a guardian"):
+                restored.receive(
+                    "x",
+                    encode(
+                        {
+                            "v": 1,
+                            "op": "blob",
+                            "acct": record.authority.raw,
+                            "ver": 9,
+                            "blob": b"x" * 64,
+                            "by": stranger,
+                        }
+                    ),
+                    0.0,
+                )
+
+        # Restarted, the recovered phone keeps what it restored (and does not restore again).
+        async with _agent(tmp_path, "new-phone", relays) as again:
+            assert got_account_by_recovery(again.node.storage)
+            await _until(lambda: _reachable(again), "Bob reachable after a restart")
+            await again.run("chat.send_message", to=str(bob.authority), text="still me")
+            await _until(lambda: "still me" in _said(bob, record.authority), "after a restart")
+            assert again.query("vault.status")["restored"] == []  # nothing restored twice
 
 
 async def test_a_device_without_contacts_never_leaves_an_empty_copy(tmp_path):

@@ -79,6 +79,7 @@ from aura_agent.custody_feature import (
     custody_keys,
     custody_service,
     devices_feature,
+    got_account_by_recovery,
     stored_share_signer,
 )
 from aura_agent.data_key_feature import (
@@ -276,6 +277,7 @@ __all__ = [
     "discover_features",
     "encode_frame",
     "feature_from_entry_point",
+    "got_account_by_recovery",
     "group_id_of",
     "guardian_keys",
     "journals_feature",

@@ -96,6 +96,7 @@ __all__ = [
     "custody_keys",
     "custody_service",
     "devices_feature",
+    "got_account_by_recovery",
     "stored_share_signer",
 ]
 
@@ -113,6 +114,7 @@ CUSTODY_TABLE = "agent_custody"
 _EXPECTED = b"expected:"
 _INVITED = b"invited:"
 _PLAN = b"plan"
+_RECOVERED = b"recovered"
 
 
 def del_oldest(table: dict[Any, Any], limit: int) -> None:
@@ -149,6 +151,12 @@ class LocalShareSigner:
         if not isinstance(message, bytes):
             raise InvalidInput(f"message must be bytes, got {type(message).__name__}")
         return sign_single(self._key, message)
+
+
+def got_account_by_recovery(storage: StorageEffects) -> bool:
+    """Whether this device got its account through a guardian recovery (kept across restarts)."""
+    with storage.transaction(readonly=True) as txn:
+        return txn.get(CUSTODY_TABLE, _RECOVERED) is not None
 
 
 def stored_share_signer(storage: StorageEffects) -> LocalShareSigner | None:
@@ -640,6 +648,9 @@ class CustodyService:
         record = AccountRecord(manager.account, public.min_signers, bytes(public.verifying_key))
         node = self._node
         store_account(node.storage, record)
+        if self.coordinator is not None:
+            with node.storage.transaction() as txn:
+                txn.put(CUSTODY_TABLE, _RECOVERED, record.authority.raw)
         node.add_facts(record.namespace, list(manager.journal))
         node.attach_account(record, node.now)
 

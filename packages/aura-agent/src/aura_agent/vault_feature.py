@@ -31,7 +31,11 @@ from typing import TYPE_CHECKING, Any
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from aura_agent.custody_feature import DEVICES_FEATURE, GUARDIAN_FEATURE
+from aura_agent.custody_feature import (
+    DEVICES_FEATURE,
+    GUARDIAN_FEATURE,
+    got_account_by_recovery,
+)
 from aura_agent.feature import Feature, JournalReader
 from aura_core.canonical_fields import (
     decode_canonical,
@@ -147,12 +151,7 @@ class VaultService:
 
     def _recovered(self) -> bool:
         """Whether this device got its account through a guardian recovery."""
-        try:
-            status = self.node.query("recovery.status", {})
-        except AuraError:
-            return False
-        recovering = status.get("recovering") if isinstance(status, dict) else None
-        return isinstance(recovering, dict) and recovering.get("outcome") == "completed"
+        return got_account_by_recovery(self.node.storage)
 
     def _needs_restore(self) -> bool:
         # Only a recovered device restores: it takes over the lost device's contexts. A
