@@ -15,12 +15,13 @@ import anyio
 import pytest
 
 from aura_agent import Agent, AgentConfig, HostSecret, MemoryRouter
+from aura_agent.account_keys import DATA_KEY_SECRET
 from aura_agent.builtin_features import BUILTIN_FEATURES
 from aura_agent.custody_feature import devices_feature
 from aura_agent.data_key_feature import DATA_KEY_FEATURE, data_key_feature
 from aura_core.crypto import DerivationShare
 from aura_core.dag_cbor import encode
-from aura_core.errors import AuraError, CryptoError, InvalidEncoding
+from aura_core.errors import AuraError, CryptoError, InvalidEncoding, NotFound
 from aura_features.invitation import SignedInvite
 from aura_testkit import loopback_relay
 
@@ -121,3 +122,28 @@ async def test_a_restarted_device_keeps_its_data_key(tmp_path):
 def test_a_contribution_round_trips_through_its_codec():
     with pytest.raises(AuraError):
         DerivationShare.from_bytes(b"")
+
+
+async def test_a_device_without_its_data_key_waits_for_a_sibling(tmp_path):
+    """Contacts say why they are not there yet; the key comes once a sibling is online."""
+    router = MemoryRouter()
+    async with loopback_relay(tmp_path) as relays:
+        async with (
+            _agent(tmp_path, "phone", router, relays) as phone,
+            _agent(tmp_path, "laptop", router, relays) as laptop,
+        ):
+            record = await phone.run("devices.create_account")
+            await _enroll(phone, laptop, record.authority)
+            await _until(lambda: _data_key(laptop) is not None)
+            mine = _data_key(phone)
+            # Forget the laptop's copy, as if it had joined while the phone was away.
+            with laptop.node.storage.transaction() as txn:
+                txn.delete_secret(DATA_KEY_SECRET)
+        async with _agent(tmp_path, "laptop", router, relays) as laptop:
+            assert laptop.authority == record.authority and _data_key(laptop) is None
+            with pytest.raises(NotFound, match="waits for the account's data key"):
+                await laptop.run("contacts.invite", nickname="Alice")
+            async with _agent(tmp_path, "phone", router, relays):
+                await _until(lambda: _data_key(laptop) is not None)
+            assert _data_key(laptop) == mine
+            assert (await laptop.run("contacts.invite", nickname="Alice")).startswith("aura:v1:")

@@ -213,6 +213,11 @@ class ChatRuntime:
 def _runtime(reader: JournalReader) -> ChatRuntime:
     runtime = reader.service(CHAT_FEATURE)
     if runtime is None:
+        if reader.authority is not None:
+            raise NotFound(
+                "chat waits for the account's data key: it comes from the account's other "
+                "devices once enough of them are online"
+            )
         raise NotFound("create an account first: chat belongs to an account")
     return runtime
 

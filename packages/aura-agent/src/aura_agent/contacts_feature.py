@@ -556,6 +556,11 @@ class ContactsService:
 def _service_of(reader: JournalReader) -> ContactsService:
     service = reader.service(CONTACTS_FEATURE)
     if service is None:
+        if reader.authority is not None:
+            raise NotFound(
+                "contacts waits for the account's data key: it comes from the account's other "
+                "devices once enough of them are online"
+            )
         raise NotFound("create an account first: contacts belong to an account")
     return service
 
