@@ -80,6 +80,7 @@ from aura_agent.custody_feature import (
     custody_service,
     devices_feature,
     got_account_by_recovery,
+    stored_key_package,
     stored_share_signer,
 )
 from aura_agent.data_key_feature import (
@@ -299,6 +300,7 @@ __all__ = [
     "statement_message",
     "store_account",
     "store_data_key",
+    "stored_key_package",
     "stored_share_signer",
     "vault_feature",
 ]

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import attrs
 
-from aura_agent.custody_feature import SHARE_SECRET
+from aura_agent.custody_feature import stored_key_package
 from aura_agent.device_identity import ACCOUNT_SEED_SECRET
-from aura_core.crypto import KeyPackage, derive_alone, from_bytes
+from aura_core.crypto import derive_alone
 from aura_core.crypto.ed25519 import expand_seed
 from aura_core.effects import StorageEffects
-from aura_core.errors import InvalidEncoding, InvalidInput, StorageError
+from aura_core.errors import InvalidInput, StorageError
 from aura_core.hashing import kdf
 from aura_core.identifiers import AuthorityId
 from aura_features.ed25519_signer import KeySigner
@@ -103,17 +103,11 @@ def solo_data_key(
     """The data key, if this device holds the whole account secret (a 1-of-1 key); else None."""
     with storage.transaction(readonly=True) as txn:
         seed = txn.get_secret(ACCOUNT_SEED_SECRET)
-        share = txn.get_secret(SHARE_SECRET)
     if seed is not None:
         scalar, _prefix = expand_seed(seed)
-    elif share is not None:
-        try:
-            package = from_bytes(share, KeyPackage)
-        except InvalidEncoding as exc:
-            raise StorageError(f"the stored custody share is corrupt: {exc.message}") from None
-        if not package.is_single_signer:
+    else:
+        package = stored_key_package(storage)
+        if package is None or not package.is_single_signer:
             return None
         scalar = package.signing_share
-    else:
-        return None
     return derive_alone(scalar, group_key, data_key_label(authority))

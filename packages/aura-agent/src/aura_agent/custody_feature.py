@@ -97,6 +97,7 @@ __all__ = [
     "custody_service",
     "devices_feature",
     "got_account_by_recovery",
+    "stored_key_package",
     "stored_share_signer",
 ]
 
@@ -159,17 +160,24 @@ def got_account_by_recovery(storage: StorageEffects) -> bool:
         return txn.get(CUSTODY_TABLE, _RECOVERED) is not None
 
 
-def stored_share_signer(storage: StorageEffects) -> LocalShareSigner | None:
-    """The account key from this device's stored share, if that share alone signs (1-of-1)."""
+def stored_key_package(storage: StorageEffects) -> KeyPackage | None:
+    """This device's current custody share, if it holds one (``StorageError`` if corrupt)."""
     with storage.transaction(readonly=True) as txn:
         raw = txn.get_secret(SHARE_SECRET)
     if raw is None:
         return None
     try:
-        key_package = from_bytes(raw, KeyPackage)
+        return from_bytes(raw, KeyPackage)
     except InvalidEncoding as exc:
         raise StorageError(f"the stored custody share is corrupt: {exc.message}") from None
-    return LocalShareSigner(key_package) if key_package.is_single_signer else None
+
+
+def stored_share_signer(storage: StorageEffects) -> LocalShareSigner | None:
+    """The account key from this device's stored share, if that share alone signs (1-of-1)."""
+    key_package = stored_key_package(storage)
+    if key_package is None or not key_package.is_single_signer:
+        return None
+    return LocalShareSigner(key_package)
 
 
 class CustodyService:
@@ -451,14 +459,9 @@ class CustodyService:
         account = node.account
         if self.manager is not None or account is None:
             return
-        with node.storage.transaction(readonly=True) as txn:
-            raw = txn.get_secret(SHARE_SECRET)
-        if raw is None:
+        key_package = stored_key_package(node.storage)
+        if key_package is None:
             return  # a 1-of-1 account of the plain kind, or this device left the account
-        try:
-            key_package = from_bytes(raw, KeyPackage)
-        except InvalidEncoding as exc:
-            raise StorageError(f"the stored custody share is corrupt: {exc.message}") from None
         registry = recovery_registry()
         facts = [f for f in node.book.journal(account.namespace) if registry.knows(f.type_id)]
         self.build(
