@@ -355,13 +355,17 @@ class VaultService:
 
     # -- the account's side
 
+    def _answering_guardian(self, fields: dict[str, Any]) -> AuthorityId:
+        guardian = read_authority(fields["by"], "vault guardian")
+        if guardian not in self._guardians():
+            raise ValidationError(f"{guardian} is not a guardian of this account")
+        return guardian
+
     def _on_ack(self, _source: str, account: AuthorityId, fields: dict[str, Any]) -> None:
         keys = self.node.account_keys()
         if keys is None or account != keys.authority:
             raise ValidationError("a vault acknowledgement for another account")
-        guardian = read_authority(fields["by"], "vault guardian")
-        if guardian not in self._guardians():
-            raise ValidationError(f"{guardian} is not a guardian of this account")
+        guardian = self._answering_guardian(fields)
         version = read_uint(fields["ver"], "vault version")
         self._acked[guardian] = max(self._acked.get(guardian, -1), version)
 
@@ -370,10 +374,8 @@ class VaultService:
         if keys is None or account != keys.authority:
             raise ValidationError("a vault copy for another account")
         blob = read_bytes(fields["blob"], "vault copy", max_size=MAX_BACKUP_BYTES + 64)
-        guardian = read_authority(fields["by"], "vault guardian")
+        guardian = self._answering_guardian(fields)
         guardians = self._guardians()
-        if guardian not in guardians:
-            raise ValidationError(f"{guardian} is not a guardian of this account")
         if not self._needs_restore():
             return  # another guardian answered first
         if not blob:
